@@ -1,0 +1,87 @@
+"""The ``prunebench`` command: one module per sub-command, dispatched from here.
+
+Each sub-command module defines ``add_parser(subparsers)`` and ``handle(args) -> int`` and must stay
+light at import time (no torch): heavy imports go inside ``handle``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from prunebench._version import __version__
+from prunebench.errors import PrunebenchError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: sub-command name -> module (in the order ``--help`` shows them)
+COMMANDS: dict[str, str] = {
+    "run": "prunebench.cli.run",
+    "validate": "prunebench.cli.validate",
+    "report": "prunebench.cli.report",
+    "export": "prunebench.cli.export",
+    "plugins": "prunebench.cli.plugins",
+    "info": "prunebench.cli.info",
+    "evaluate": "prunebench.cli.evaluate",
+    "data": "prunebench.cli.data",
+    "schema": "prunebench.cli.schema",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prunebench",
+        description="Benchmark structured pruning of neural networks from one declarative spec.",
+        epilog="Docs: docs/index.md. Add --debug to any command to see tracebacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"prunebench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a command whose module is not there yet
+            if exc.name != module:
+                raise
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def _print_error(exc: PrunebenchError) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}")
+    if exc.hint:
+        err.print(f"[dim]hint:[/] {escape(exc.hint)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: exit 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except PrunebenchError as exc:
+        if debug:
+            raise
+        _print_error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""The contracts a plugin fulfils: model families, pruners, metrics, datasets, executors, reporters.
+
+Every plugin class carries a nested pydantic ``Options`` model (``extra="forbid"``, a description and
+bounds on every field); prunebench validates the spec's ``options:`` mapping against it before anything
+runs. Torch is only imported for type checking here so that ``import prunebench`` stays light.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+__all__ = [
+    "DatasetProvider",
+    "EvalContext",
+    "Executor",
+    "Metric",
+    "ModelFamily",
+    "PluginOptions",
+    "PruneContext",
+    "PruneRecord",
+    "PruneResult",
+    "Pruner",
+    "Reporter",
+    "Scope",
+]
+
+Scope = Literal["backbone", "backbone+neck", "all"]
+
+
+class PluginOptions(BaseModel):
+    """Base of every plugin's ``Options``: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Plugin:
+    """Shared behaviour: a registered name, a description and validated options."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    class Options(PluginOptions):
+        pass
+
+    def __init__(self, options: Mapping[str, Any] | PluginOptions | None = None) -> None:
+        if isinstance(options, PluginOptions):
+            self.options = options
+        else:
+            self.options = self.Options.model_validate(dict(options or {}))
+
+
+# --------------------------------------------------------------------------------------------------
+# Model families
+# --------------------------------------------------------------------------------------------------
+
+
+class ModelFamily(_Plugin, ABC):
+    """One registered model name (``yolov5n``): how to build, train, post-process and save it.
+
+    The object is cheap to construct; models are built on demand by :meth:`build`.
+    """
+
+    task: ClassVar[str] = "detect"
+    stride: ClassVar[int] = 32  #: input sizes must be multiples of this
+    loss_names: ClassVar[tuple[str, ...]] = ("box", "obj", "cls")
+
+    @abstractmethod
+    def build(self, nc: int, weights: str | Path | None = None) -> nn.Module:
+        """Build the model for ``nc`` classes; load ``weights`` (any supported checkpoint) if given."""
+
+    @abstractmethod
+    def loss(self, model: nn.Module, hyp: Mapping[str, float]) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+        """Return ``loss_fn(train_outputs, targets) -> (loss, loss_items)``.
+
+        ``targets`` is ``[n, 6]``: image index, class, cx, cy, w, h (normalised to the input size).
+        ``loss`` is the scalar to back-propagate (scaled by batch size as YOLOv5 does);
+        ``loss_items`` holds the detached components named by :attr:`loss_names`.
+        """
+
+    @abstractmethod
+    def postprocess(
+        self,
+        outputs: Any,
+        *,
+        conf_thres: float = 0.001,
+        iou_thres: float = 0.6,
+        max_det: int = 300,
+        multi_label: bool = False,
+    ) -> list[torch.Tensor]:
+        """Decode eval-mode outputs into one ``[n, 6]`` tensor per image: x1, y1, x2, y2, conf, cls."""
+
+    @abstractmethod
+    def example_inputs(self, imgsz: int = 640, batch: int = 1) -> torch.Tensor:
+        """A zero input of the right shape (used for tracing, FLOPs and dependency graphs)."""
+
+    @abstractmethod
+    def ignored_layers(self, model: nn.Module) -> list[nn.Module]:
+        """Layers whose output channels pruning must never change (e.g. Detect's output convs)."""
+
+    @abstractmethod
+    def prunable_layers(self, model: nn.Module, scope: Scope) -> list[nn.Module]:
+        """Convolutions whose output channels a pruner may remove within ``scope``."""
+
+    @abstractmethod
+    def default_hyp(self) -> dict[str, float]:
+        """Default training hyper-parameters (YOLOv5: hyp.scratch-low)."""
+
+    @abstractmethod
+    def save(self, model: nn.Module, path: str | Path, **meta: Any) -> Path:
+        """Save a (possibly pruned) model so that :meth:`load` rebuilds it without re-pruning."""
+
+    @abstractmethod
+    def load(self, path: str | Path) -> nn.Module:
+        """Load a checkpoint safely (no code execution)."""
+
+    @abstractmethod
+    def fuse(self, model: nn.Module) -> nn.Module:
+        """Return an inference copy with Conv+BN folded."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Pruners
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PruneContext:
+    """What a pruner may use besides the model: the family's contract and optional calibration data."""
+
+    family: ModelFamily
+    example_inputs: torch.Tensor
+    #: batches of ``(images, targets)`` for data-driven criteria (Taylor, NNI's Slim); may be None
+    calibration: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None
+    #: ``loss_fn(train_outputs, targets)`` from :meth:`ModelFamily.loss`; may be None
+    loss_fn: Callable[..., Any] | None = None
+    seed: int = 0
+    device: str = "cpu"
+    imgsz: int = 640
+
+
+@dataclass
+class PruneRecord:
+    """What a prune did: requested vs achieved reductions and the channels removed per layer."""
+
+    pruner: str
+    level: float
+    target: str
+    scope: str
+    params_before: int
+    params_after: int
+    gflops_before: float
+    gflops_after: float
+    channels_before: int
+    channels_after: int
+    removed: dict[str, int] = field(default_factory=dict)  # layer name -> output channels removed
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params_reduction(self) -> float:
+        return 1.0 - self.params_after / self.params_before if self.params_before else 0.0
+
+    @property
+    def flops_reduction(self) -> float:
+        return 1.0 - self.gflops_after / self.gflops_before if self.gflops_before else 0.0
+
+    @property
+    def channel_reduction(self) -> float:
+        return 1.0 - self.channels_after / self.channels_before if self.channels_before else 0.0
+
+
+@dataclass
+class PruneResult:
+    model: nn.Module
+    record: PruneRecord
+
+
+class Pruner(_Plugin, ABC):
+    """A structured pruning method. ``prune`` returns a physically smaller model."""
+
+    #: True when the pruner needs a sparsity-training phase before pruning (BN-scale)
+    needs_sparsity_training: ClassVar[bool] = False
+
+    def sparsity_epochs(self) -> int:
+        """Epochs of sparsity training this pruner asks for (0 when none)."""
+        return 0
+
+    def regularizer(self, model: nn.Module) -> Callable[[nn.Module], None] | None:
+        """A callback run after every ``backward()`` during sparsity training (adds to ``.grad``)."""
+        return None
+
+    @abstractmethod
+    def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:
+        """Remove channels so that the reduction named by the options' ``target`` equals ``level``."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalContext:
+    """Everything a metric may read. Predictions/detection results are computed once per cell."""
+
+    model: nn.Module  # the fused model in eval mode
+    family: ModelFamily
+    imgsz: int
+    device: str = "cpu"
+    #: YOLOv5-convention detection results (prunebench.metrics.detection.DetectionMetrics) or None
+    detection: Any = None
+    checkpoint: Path | None = None
+    threads: int | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric(_Plugin, ABC):
+    """One figure of a result row. Class attributes tell tables and plots how to show it."""
+
+    unit: ClassVar[str] = ""
+    higher_is_better: ClassVar[bool] = True
+    kind: ClassVar[Literal["accuracy", "complexity", "speed"]] = "accuracy"
+    fmt: ClassVar[str] = ".3f"
+
+    @abstractmethod
+    def compute(self, ctx: EvalContext) -> float | dict[str, float]:
+        """Return the value, or a mapping that holds ``self.name`` plus auxiliary figures."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Datasets, executors, reporters
+# --------------------------------------------------------------------------------------------------
+
+
+class DatasetProvider(_Plugin, ABC):
+    """Provides a YOLO-format dataset: an existing ``data.yaml`` or a generated one."""
+
+    @abstractmethod
+    def prepare(self, root: Path) -> Path:
+        """Make the dataset available (generating it under ``root`` if needed); return its data.yaml."""
+
+    def fingerprint(self) -> str:
+        """A string that changes whenever the data would change (used in cache keys)."""
+        return f"{self.name}:{self.options.model_dump_json()}"
+
+
+class Executor(_Plugin, ABC):
+    """Runs the stages of a suite's plan (in this process, or on a cluster)."""
+
+    @abstractmethod
+    def run(self, stages: list[Any], run_stage: Callable[[Any, dict[str, Any]], Any],
+            on_done: Callable[[Any, Any, BaseException | None], None]) -> None:
+        """Run ``stages`` (each with ``.key`` and ``.deps``), respecting dependencies.
+
+        ``run_stage(stage, dep_results)`` computes one stage; ``on_done(stage, result, error)`` is called
+        in the driver process for every stage, in an order compatible with the dependencies.
+        """
+
+
+class Reporter(_Plugin, ABC):
+    """Turns stored results into something a person reads (tables, plots, a report, exports)."""
+
+    @abstractmethod
+    def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
+        """Write/print the report from stored results; return the files written."""

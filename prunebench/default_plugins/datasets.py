@@ -1,0 +1,1 @@
+"""Bundled plugin: datasets (being built)."""

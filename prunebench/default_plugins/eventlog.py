@@ -1,0 +1,1 @@
+"""Bundled plugin: eventlog (being built)."""

@@ -1,0 +1,1 @@
+"""Bundled plugin: executors (being built)."""

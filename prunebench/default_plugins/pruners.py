@@ -1,0 +1,1 @@
+"""Bundled plugin: pruners (being built)."""

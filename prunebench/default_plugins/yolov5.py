@@ -1,0 +1,1 @@
+"""Bundled plugin: yolov5 (being built)."""

@@ -1,0 +1,61 @@
+"""Validated training and evaluation budgets (used by the trainer and by the spec's train/finetune/evaluate)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["EvalConfig", "TrainConfig"]
+
+
+def _multiple_of_32(v: int) -> int:
+    if v % 32:
+        raise ValueError(f"must be a multiple of 32 (the model's largest stride), got {v}; "
+                         f"try {max(32, round(v / 32) * 32)}")
+    return v
+
+
+class TrainConfig(BaseModel):
+    """A training budget: baseline training, sparsity training and fine-tuning all use this shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(10, ge=0, le=10_000, description="training epochs (0 skips the stage)")
+    batch_size: int = Field(16, ge=1, le=1024, description="images per batch")
+    imgsz: int = Field(640, ge=32, le=4096, description="training image size in pixels (multiple of 32)")
+    nbs: int = Field(64, ge=1, description="nominal batch size: gradients are accumulated up to it")
+    workers: int = Field(0, ge=0, le=64, description="data-loader worker processes (0: load in the main process)")
+    cache: bool = Field(True, description="keep decoded images in RAM")
+    cos_lr: bool = Field(False, description="cosine learning-rate schedule instead of linear")
+    close_mosaic: int = Field(0, ge=0, description="turn mosaic off for the last N epochs")
+    val_every: int = Field(1, ge=1, description="validate every N epochs (and always after the last)")
+    patience: int = Field(0, ge=0, description="stop after N epochs without fitness improvement (0: never)")
+    warmup_epochs: float = Field(3.0, ge=0, description="warm-up epochs (at least 100 iterations, as YOLOv5)")
+    amp: bool = Field(True, description="mixed precision on CUDA (ignored on CPU)")
+    optimizer: Literal["SGD", "Adam", "AdamW"] = Field("SGD", description="optimizer")
+    hyp: dict[str, float] = Field(default_factory=dict,
+                                  description="overrides of the model family's default hyper-parameters "
+                                              "(e.g. lr0, lrf, mosaic, fliplr)")
+    max_batches: int | None = Field(None, ge=1, description="cap on batches per epoch (smoke tests)")
+
+    _check_imgsz = field_validator("imgsz")(_multiple_of_32)
+
+
+class EvalConfig(BaseModel):
+    """How accuracy is evaluated (YOLOv5 val.py defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    imgsz: int | None = Field(None, ge=32, le=4096, description="image size (default: the training imgsz)")
+    batch_size: int = Field(16, ge=1, le=1024, description="images per batch")
+    conf_thres: float = Field(0.001, ge=0.0, le=1.0, description="confidence threshold before NMS")
+    iou_thres: float = Field(0.6, gt=0.0, le=1.0, description="NMS IoU threshold")
+    max_det: int = Field(300, ge=1, le=30_000, description="detections kept per image")
+    half: bool = Field(False, description="fp16 inference (CUDA only)")
+    split: Literal["val", "test"] = Field("val", description="which split of the dataset to evaluate")
+
+    @field_validator("imgsz")
+    @classmethod
+    def _imgsz(cls, v: int | None) -> int | None:
+        return None if v is None else _multiple_of_32(v)

@@ -1,0 +1,33 @@
+"""Exceptions that carry a message a user can act on (exit code 2 at the CLI)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["PrunebenchError", "UsageError", "did_you_mean"]
+
+
+class PrunebenchError(Exception):
+    """Base class of every error prunebench raises on purpose.
+
+    A ``PrunebenchError`` is a *user* error: the CLI prints its message without a traceback
+    (unless ``--debug``) and exits with :attr:`exit_code`.
+    """
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}\n{hint}")
+
+
+class UsageError(PrunebenchError):
+    """Bad input: an unknown name, an invalid value, a file that is missing or malformed."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return `` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+    matches = difflib.get_close_matches(str(name), sorted(choices), n=1, cutoff=0.5)
+    return f" Did you mean '{matches[0]}'?" if matches else ""
