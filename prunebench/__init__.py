@@ -36,9 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
         ModelFamily,
         PluginOptions,
         PruneContext,
+        Pruner,
         PruneRecord,
         PruneResult,
-        Pruner,
         Reporter,
     )
     from prunebench.errors import PrunebenchError, UsageError
@@ -47,13 +47,31 @@ if TYPE_CHECKING:  # pragma: no cover
     from prunebench.suite.runner import run
 
 _LAZY: dict[str, str] = {
-    **{name: "prunebench.api" for name in (
-        "create_dataset", "create_executor", "create_metric", "create_model", "create_pruner",
-        "create_reporter", "get_model_family", "list_datasets", "list_executors", "list_metrics",
-        "list_models", "list_pruners", "list_reporters", "prune")},
-    **{name: "prunebench.contracts" for name in (
-        "DatasetProvider", "EvalContext", "Executor", "Metric", "ModelFamily", "PluginOptions",
-        "PruneContext", "PruneRecord", "PruneResult", "Pruner", "Reporter")},
+    "create_dataset": "prunebench.api",
+    "create_executor": "prunebench.api",
+    "create_metric": "prunebench.api",
+    "create_model": "prunebench.api",
+    "create_pruner": "prunebench.api",
+    "create_reporter": "prunebench.api",
+    "get_model_family": "prunebench.api",
+    "list_datasets": "prunebench.api",
+    "list_executors": "prunebench.api",
+    "list_metrics": "prunebench.api",
+    "list_models": "prunebench.api",
+    "list_pruners": "prunebench.api",
+    "list_reporters": "prunebench.api",
+    "prune": "prunebench.api",
+    "DatasetProvider": "prunebench.contracts",
+    "EvalContext": "prunebench.contracts",
+    "Executor": "prunebench.contracts",
+    "Metric": "prunebench.contracts",
+    "ModelFamily": "prunebench.contracts",
+    "PluginOptions": "prunebench.contracts",
+    "PruneContext": "prunebench.contracts",
+    "PruneRecord": "prunebench.contracts",
+    "PruneResult": "prunebench.contracts",
+    "Pruner": "prunebench.contracts",
+    "Reporter": "prunebench.contracts",
     "PrunebenchError": "prunebench.errors",
     "UsageError": "prunebench.errors",
     "get_catalogue": "prunebench.plugins",
@@ -62,7 +80,41 @@ _LAZY: dict[str, str] = {
     "run": "prunebench.suite.runner",
 }
 
-__all__ = ["__version__", "hookimpl", *sorted(_LAZY)]
+__all__ = [
+    "DatasetProvider",
+    "EvalContext",
+    "Executor",
+    "Metric",
+    "ModelFamily",
+    "PluginOptions",
+    "PruneContext",
+    "PruneRecord",
+    "PruneResult",
+    "PrunebenchError",
+    "Pruner",
+    "Reporter",
+    "Spec",
+    "UsageError",
+    "__version__",
+    "create_dataset",
+    "create_executor",
+    "create_metric",
+    "create_model",
+    "create_pruner",
+    "create_reporter",
+    "get_catalogue",
+    "get_model_family",
+    "hookimpl",
+    "list_datasets",
+    "list_executors",
+    "list_metrics",
+    "list_models",
+    "list_pruners",
+    "list_reporters",
+    "load_spec",
+    "prune",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:
