@@ -15,8 +15,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Executor,
         Metric,
         ModelFamily,
-        PruneRecord,
         Pruner,
+        PruneRecord,
         Reporter,
     )
 
