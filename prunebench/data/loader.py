@@ -121,10 +121,10 @@ class YoloDataset(Dataset):  # type: ignore[type-arg]
                 labels = np.concatenate([labels, labels2], 0)
         else:
             img, (h0, w0), (h, w) = self.load_image(i)
-            shape = tuple(self.batch_shapes[self.batch_index[i]]) if self.batch_shapes is not None \
-                else (self.imgsz, self.imgsz)
+            shape = (tuple(int(v) for v in self.batch_shapes[self.batch_index[i]])
+                     if self.batch_shapes is not None else (self.imgsz, self.imgsz))
             img, ratio, pad = letterbox(img, shape, scaleup=self.augment)  # type: ignore[arg-type]
-            shapes = ((h0, w0), ((h / h0, w / w0), pad))
+            shapes = ((h0, w0), ((h / h0, w / w0), (float(pad[0]), float(pad[1]))))
             labels = self.labels[i].copy()
             if len(labels):
                 labels[:, 1:] = xywhn2xyxy(labels[:, 1:], ratio[0] * w, ratio[1] * h, pad[0], pad[1])

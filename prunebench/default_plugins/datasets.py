@@ -1,1 +1,106 @@
-"""Bundled plugin: datasets (being built)."""
+"""Bundled plugin: datasets ``yolo`` (an existing data.yaml) and ``tea-bud-synth`` (generated tea buds)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from prunebench.contracts import DatasetProvider, PluginOptions
+from prunebench.hookspecs import hookimpl
+
+__all__ = ["TeaBudSynth", "YoloData", "register_datasets"]
+
+
+class YoloData(DatasetProvider):
+    """A YOLO-format dataset described by a ``data.yaml`` (your own images and labels)."""
+
+    name: ClassVar[str] = "yolo"
+    description: ClassVar[str] = "an existing YOLO-format dataset from a data.yaml (images/ + labels/)"
+
+    class Options(PluginOptions):
+        data: str = Field(..., min_length=1, max_length=4096,
+                          description="path to the data.yaml (relative paths: from the current directory)")
+        check: bool = Field(True, description="check images and labels (cached) when preparing")
+
+    def _yaml(self) -> Path:
+        return Path(self.options.data).expanduser().resolve()  # type: ignore[attr-defined]
+
+    def prepare(self, root: Path) -> Path:
+        """Check the dataset's train and val splits (once; cached) and return the data.yaml path."""
+        from prunebench.data.check import check_split
+        from prunebench.data.yolo import load_data_yaml
+
+        path = self._yaml()
+        info = load_data_yaml(path)
+        if self.options.check:  # type: ignore[attr-defined]
+            check_split(info, "train")
+            check_split(info, "val")
+        return path
+
+    def fingerprint(self) -> str:
+        """Changes when any image or label file of any split changes (path, size, mtime) or the classes do."""
+        from prunebench.data.check import split_fingerprint
+        from prunebench.data.yolo import load_data_yaml
+
+        info = load_data_yaml(self._yaml())
+        h = hashlib.sha1(f"{info.nc}|{info.names}".encode())
+        for split in ("train", "val", "test"):
+            h.update(f"{split}:{split_fingerprint(getattr(info, split), info.nc)}".encode())
+        return f"yolo:{h.hexdigest()}"
+
+
+class TeaBudSynth(DatasetProvider):
+    """The synthetic tea-bud set: light-green buds on a cluttered canopy, generated once per option set."""
+
+    name: ClassVar[str] = "tea-bud-synth"
+    description: ClassVar[str] = "synthetic one-class tea-bud detection set, generated locally (deterministic)"
+
+    class Options(PluginOptions):
+        train: int = Field(400, ge=1, le=100_000, description="training images")
+        val: int = Field(40, ge=1, le=100_000, description="validation images (40 gives about 100 buds)")
+        test: int = Field(0, ge=0, le=100_000, description="test images (0: no test split)")
+        imgsz: int = Field(320, ge=64, le=4096, description="image width in pixels (height is 3/4 of it)")
+        seed: int = Field(0, ge=0, le=2**31 - 1, description="generator seed: same seed, same images")
+        out: str | None = Field(None, min_length=1, max_length=4096,
+                                description="output folder; default: <datasets root>/tea-bud for the default "
+                                            "options, <datasets root>/tea-bud-<hash> otherwise")
+
+    def _synth_options(self) -> Any:
+        from prunebench.data.synth import SynthOptions
+
+        o = self.options
+        return SynthOptions(train=o.train, val=o.val, test=o.test, imgsz=o.imgsz, seed=o.seed)  # type: ignore[attr-defined]
+
+    def _key(self) -> str:
+        from prunebench.data.synth import GENERATOR_VERSION
+
+        opts = self.options.model_dump(exclude={"out"})
+        return f"v{GENERATOR_VERSION}:" + ",".join(f"{k}={opts[k]}" for k in sorted(opts))
+
+    def folder(self, root: Path) -> Path:
+        """Where :meth:`prepare` generates the images for these options."""
+        out = self.options.out  # type: ignore[attr-defined]
+        if out:
+            return Path(out).expanduser().resolve()
+        defaults = self.Options().model_dump(exclude={"out"})
+        if self.options.model_dump(exclude={"out"}) == defaults:
+            return Path(root) / "tea-bud"
+        return Path(root) / f"tea-bud-{hashlib.sha1(self._key().encode()).hexdigest()[:8]}"
+
+    def prepare(self, root: Path) -> Path:
+        """Generate the set under :meth:`folder` unless an identical generation is already there."""
+        from prunebench.data.synth import generate_tea_bud
+
+        return generate_tea_bud(self.folder(root), self._synth_options())
+
+    def fingerprint(self) -> str:
+        return f"tea-bud-synth:{self._key()}"
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register(YoloData)
+    register(TeaBudSynth)
