@@ -21,12 +21,12 @@ class YoloData(DatasetProvider):
     description: ClassVar[str] = "an existing YOLO-format dataset from a data.yaml (images/ + labels/)"
 
     class Options(PluginOptions):
-        data: str = Field(..., min_length=1, max_length=4096,
+        path: str = Field(..., min_length=1, max_length=4096,
                           description="path to the data.yaml (relative paths: from the current directory)")
         check: bool = Field(True, description="check images and labels (cached) when preparing")
 
     def _yaml(self) -> Path:
-        return Path(self.options.data).expanduser().resolve()  # type: ignore[attr-defined]
+        return Path(self.options.path).expanduser().resolve()  # type: ignore[attr-defined]
 
     def prepare(self, root: Path) -> Path:
         """Check the dataset's train and val splits (once; cached) and return the data.yaml path."""
