@@ -1,0 +1,190 @@
+"""Result tables as plain data, then as rich tables (console) or Markdown: one row per (model, pruner, level)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prunebench.report.summary import (
+    RETENTION,
+    BestPruner,
+    Row,
+    Stat,
+    best_pruners,
+    latency_setting,
+    metric_columns,
+    metric_info,
+    model_rows,
+    summarize,
+)
+from prunebench.suite.results import Results
+
+__all__ = [
+    "MISSING",
+    "TableData",
+    "best_pruner_table",
+    "failed_cells_table",
+    "format_retention",
+    "format_stat",
+    "markdown_table",
+    "model_tables",
+    "print_tables",
+    "rich_table",
+]
+
+#: What a missing figure shows as (never an empty cell, never a dropped column).
+MISSING = "—"
+
+
+@dataclass
+class TableData:
+    """A table as strings: a title, headers, rows, per-row styles and a caption."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    styles: list[str] = field(default_factory=list)  # rich style per row ("" for none)
+    caption: str = ""
+
+
+def format_stat(stat: Stat | None, fmt: str) -> str:
+    """``mean`` or ``mean ± std`` (std shown when several seeds differ), or :data:`MISSING`."""
+    if stat is None or stat.mean is None:
+        return MISSING
+    text = format(stat.mean, fmt)
+    if stat.std is not None and stat.n > 1 and format(stat.std, fmt.lstrip(",")) != format(0.0, fmt.lstrip(",")):
+        text += " ± " + format(stat.std, fmt)
+    return text
+
+
+def format_retention(name: str, stat: Stat | None) -> str:
+    """A retention figure: percentages for ``*_kept``, ``1.23x`` for the speed-up."""
+    if stat is None or stat.mean is None:
+        return MISSING
+    if RETENTION[name][1] == "inverse":
+        text = f"{stat.mean:.2f}x"
+        if stat.std is not None and stat.n > 1 and f"{stat.std:.2f}" != "0.00":
+            text += f" ± {stat.std:.2f}"
+        return text
+    text = f"{100 * stat.mean:.1f}%"
+    if stat.std is not None and stat.n > 1 and f"{100 * stat.std:.1f}" != "0.0":
+        text += f" ± {100 * stat.std:.1f}"
+    return text
+
+
+def _level(row: Row) -> str:
+    return "0" if row.is_baseline else f"{row.level:g}"
+
+
+def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[TableData]:
+    """One table per model like the seed's: baseline row first, then each pruner's levels."""
+    rows = summarize(results) if rows is None else rows
+    columns = metric_columns(results)
+    infos = {m: metric_info(results, m) for m in columns}
+    several_seeds = len(results.seeds) > 1
+    tables = []
+    for model in results.models:
+        mrows = model_rows(rows, model)
+        has_notes = any(r.note for r in mrows)
+        headers = ["Pruner", "Level", *(infos[m]["label"] for m in columns),
+                   *(label for _m, _h, label in RETENTION.values())]
+        if several_seeds:
+            headers.insert(2, "Seeds")
+        if has_notes:
+            headers.append("Note")
+        data = TableData(title=model, headers=headers, rows=[], styles=[])
+        for r in mrows:
+            cells = [r.label, _level(r)]
+            if several_seeds:
+                cells.append(f"{len(r.done)}/{len(r.cells)}")
+            cells += [format_stat(r.values.get(m), infos[m]["fmt"]) for m in columns]
+            cells += [format_retention(name, r.retention.get(name)) for name in RETENTION]
+            if has_notes:
+                cells.append(r.note)
+            data.rows.append(cells)
+            data.styles.append("bold" if r.is_baseline else ("red" if r.status == "failed" else
+                                                              ("yellow" if r.note else "")))
+        seeds = results.seeds
+        stat_note = (f"mean ± sample std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+                     if several_seeds else f"seed {seeds[0]}" if seeds else "no seeds")
+        data.caption = (f"{stat_note}; retention against the same seed's baseline; latency: "
+                        f"{latency_setting(results)}; {MISSING} = not measured or failed")
+        tables.append(data)
+    return tables
+
+
+def best_pruner_table(results: Results, rows: Sequence[Row] | None = None,
+                      metric: str = "map50_95") -> TableData | None:
+    """Best pruner per model and level (by ``metric``); None when there are fewer than two pruners."""
+    rows = summarize(results) if rows is None else rows
+    best: list[BestPruner] = best_pruners(rows, metric)
+    if not best:
+        return None
+    info = metric_info(results, metric)
+    fmt = info["fmt"]
+    data = TableData(title=f"Best pruner per level (by {info['label']})",
+                     headers=["Model", "Level", "Best", info["label"], "Runner-up", "Margin", "Ties"],
+                     rows=[])
+    for b in best:
+        data.rows.append([b.model, f"{b.level:g}", b.best, format(b.value, fmt), b.runner_up or MISSING,
+                          MISSING if b.margin is None else format(b.margin, fmt),
+                          ", ".join(b.tied) + f" (equal at {fmt})" if b.tied else ""])
+        data.styles.append("")
+    data.caption = "Ties: pruners whose mean equals the best at the shown precision."
+    return data
+
+
+def failed_cells_table(results: Results) -> TableData | None:
+    """Every failed cell with its (shortened) error; None when nothing failed."""
+    from prunebench.report.summary import short_error
+
+    failed = [c for c in results.cells if c.status == "failed"]
+    if not failed:
+        return None
+    data = TableData(title="Failed cells", headers=["Cell", "Error"], rows=[])
+    for c in failed:
+        data.rows.append([c.key, short_error(c.error, 120)])
+        data.styles.append("red")
+    return data
+
+
+def rich_table(data: TableData) -> Any:
+    """A :class:`rich.table.Table` of ``data`` (numbers right-aligned)."""
+    from rich.table import Table
+
+    table = Table(title=data.title, title_justify="left", caption=data.caption or None,
+                  caption_justify="left", header_style="bold")
+    for i, h in enumerate(data.headers):
+        numeric = i >= 2 and h not in ("Note", "Best", "Runner-up", "Ties", "Error", "Model")
+        table.add_column(h, justify="right" if numeric else "left",
+                         overflow="fold", no_wrap=numeric)
+    for cells, style in zip(data.rows, data.styles or [""] * len(data.rows)):
+        table.add_row(*cells, style=style or None)
+    return table
+
+
+def print_tables(results: Results, console: Any) -> None:
+    """Print every model's table, the best-pruner summary and the failed cells to a rich console."""
+    rows = summarize(results)
+    for data in model_tables(results, rows):
+        console.print(rich_table(data))
+    best = best_pruner_table(results, rows)
+    if best is not None:
+        console.print(rich_table(best))
+    failed = failed_cells_table(results)
+    if failed is not None:
+        console.print(rich_table(failed))
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(data: TableData) -> str:
+    """``data`` as a GitHub-flavoured Markdown table (numbers right-aligned)."""
+    align = ["---" if i < 2 or h in ("Note", "Best", "Runner-up", "Ties", "Error") else "---:"
+             for i, h in enumerate(data.headers)]
+    lines = ["| " + " | ".join(_md_escape(h) for h in data.headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in data.rows]
+    return "\n".join(lines)
