@@ -1,0 +1,34 @@
+"""``prunebench run``: run a benchmark suite from a spec (resuming what the run folder already holds)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a benchmark suite from a spec (resumes an interrupted run)",
+                       description="Plan the spec's cells, reuse the stages the run folder already holds, run "
+                                   "the rest, and write results.sqlite, results.json/csv, plots and report.md. "
+                                   "Exit code 1 when any cell failed, 2 for a bad spec.")
+    p.add_argument("spec", nargs="?", default=None, metavar="SPEC",
+                   help="YAML spec (default: the embedded quick tea-bud study, specs/tea-bud-quick.yaml)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="run folder (default: the spec's output, else runs/<name>)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: delete the run folder's results store and stage artifacts first")
+    p.add_argument("--executor", default=None, metavar="NAME",
+                   help="run with this executor (local, ray) instead of the spec's")
+    p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from prunebench.suite.runner import default_spec_path, run
+
+    spec = args.spec if args.spec is not None else default_spec_path()
+    results = run(spec, out=args.out, fresh=args.fresh, progress=not args.no_progress, executor=args.executor)
+    return 1 if any(c.status == "failed" for c in results.cells) else 0

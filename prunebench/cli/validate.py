@@ -1,0 +1,78 @@
+"""``prunebench validate``: check a spec and print its plan, with what the run folder has cached."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("validate", help="check a spec and show its plan and what is cached",
+                       description="Validate SPEC (exit 2 listing every problem with file, line and field), "
+                                   "then print its cells and stages and which stages the run folder's store "
+                                   "already holds.")
+    p.add_argument("spec", metavar="SPEC", help="YAML spec")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="run folder to look for cached stages in (default: the spec's output)")
+    p.add_argument("--stages", action="store_true", help="also list every stage with its key")
+    p.set_defaults(handler=handle)
+
+
+def _stage_status(run_dir: Path) -> dict[str, str]:
+    import sqlite3
+
+    from prunebench.suite.store import STORE_NAME
+
+    path = run_dir / STORE_NAME
+    if not path.is_file():
+        return {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT key, status FROM stages"))
+    except sqlite3.DatabaseError:
+        return {}
+    finally:
+        conn.close()
+
+
+def handle(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from prunebench.plugins import get_catalogue
+    from prunebench.spec import load_spec
+    from prunebench.suite.plan import STAGE_KINDS, build_plan
+
+    spec = load_spec(args.spec)
+    run_dir = args.out if args.out is not None else spec.run_dir
+    plan = build_plan(spec, get_catalogue(spec.plugins))
+    status = _stage_status(run_dir)
+    console = Console(highlight=False)
+    console.print(f"[bold]{spec.name}[/]: spec OK - {len(plan.cells)} cells, {len(plan.stages)} stages; "
+                  f"run folder {run_dir}")
+    table = Table(title="plan (✓ cached, · to run, ✗ failed before)")
+    for col in ("cell", "model", "pruner", "level", "seed"):
+        table.add_column(col)
+    for kind in STAGE_KINDS:
+        table.add_column(kind, justify="center")
+    marks = {"done": "[green]✓[/]", "failed": "[red]✗[/]"}
+    for cell in plan.cells:
+        by_kind = {plan.stages[k].kind: k for k in cell.stages}
+        row = [cell.key, cell.model, cell.pruner or "—", f"{cell.level:g}", str(cell.seed)]
+        row += [marks.get(status.get(by_kind[k], ""), "·") if k in by_kind else "" for k in STAGE_KINDS]
+        table.add_row(*row)
+    console.print(table)
+    done = sum(1 for k in plan.stages if status.get(k) == "done")
+    counts = ", ".join(f"{n} {kind}" for kind, n in plan.counts().items())
+    console.print(f"stages: {counts}; {done} of {len(plan.stages)} cached in {run_dir}")
+    if args.stages:
+        st = Table(title="stages")
+        for col in ("key", "kind", "label", "depends on", "status"):
+            st.add_column(col)
+        for s in plan.stage_list():
+            st.add_row(s.key, s.kind, s.label, ", ".join(s.deps) or "—", status.get(s.key, "not run"))
+        console.print(st)
+    return 0

@@ -1,0 +1,1 @@
+"""Executors' machinery: dependency order and failure propagation (local) and Ray tasks (ray)."""
