@@ -1,1 +1,38 @@
-"""prunebench.pruning"""
+"""Structured pruning: level semantics, importance criteria and physical channel removal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prunebench.pruning.options import PrunerOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.pruning.bnscale import SparsityRegularizer, bn_gammas
+    from prunebench.pruning.engine import PruningWarning, coupled_groups, prune_by_indices, prune_model
+
+__all__ = [
+    "PrunerOptions",
+    "PruningWarning",
+    "SparsityRegularizer",
+    "bn_gammas",
+    "coupled_groups",
+    "prune_by_indices",
+    "prune_model",
+]
+
+_LAZY = {
+    "PruningWarning": "prunebench.pruning.engine",
+    "coupled_groups": "prunebench.pruning.engine",
+    "prune_by_indices": "prunebench.pruning.engine",
+    "prune_model": "prunebench.pruning.engine",
+    "SparsityRegularizer": "prunebench.pruning.bnscale",
+    "bn_gammas": "prunebench.pruning.bnscale",
+}
+
+
+def __getattr__(name: str) -> Any:  # torch and torch_pruning load on first use only
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'prunebench.pruning' has no attribute {name!r}")

@@ -1,0 +1,310 @@
+"""The removal engine: score, plan and physically remove channels through the dependency graph."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunebench.contracts import ModelFamily, PruneContext, PruneRecord, PruneResult
+from prunebench.errors import UsageError
+from prunebench.pruning import levels
+from prunebench.pruning.costs import CostModel, measure_costs
+from prunebench.pruning.groups import ScopeGroups, build_groups, check_scope, prune_group
+from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, accumulate_taylor_grads, normalise
+from prunebench.pruning.options import PrunerOptions, resolve_round_to
+
+__all__ = ["PruningWarning", "coupled_groups", "prune_by_indices", "prune_model"]
+
+
+class PruningWarning(UserWarning):
+    """Something about a prune the user should know (rounding raised GFLOPs, tied scores, ...)."""
+
+
+def _warn(notes: list[str], message: str) -> None:
+    notes.append(message)
+    warnings.warn(message, PruningWarning, stacklevel=3)
+
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:  # pragma: no cover - a model without parameters cannot be pruned
+        return torch.device("cpu")
+
+
+def coupled_groups(model: nn.Module, family: ModelFamily, scope: str,
+                   example_inputs: torch.Tensor) -> list[list[str]]:
+    """Names of the convs whose output channels are coupled, one list per prunable group of ``scope``.
+
+    Every conv of a list must keep the same output channel indices (a residual sum or a shared
+    BatchNorm ties them); a single-element list is an uncoupled conv. Lists are in module order.
+    The model is not changed.
+    """
+    return [list(v) for v in build_groups(model, family, scope, example_inputs).members.values()]
+
+
+def _predict(cost: CostModel, groups: ScopeGroups, channels: Mapping[str, int],
+             counts: Mapping[str, int]) -> tuple[int, float]:
+    removed_out: dict[str, int] = {}
+    removed_in: dict[str, float] = {}
+    for key, keep in counts.items():
+        k = channels[key] - keep
+        if k <= 0:
+            continue
+        for name in groups.members[key]:
+            removed_out[name] = removed_out.get(name, 0) + k
+        for name, per_channel in groups.inputs[key]:
+            removed_in[name] = removed_in.get(name, 0) + k * per_channel
+    return cost.predict(removed_out, removed_in)
+
+
+def _record(name: str, level: float, target: str, scope: str, before: CostModel, after: CostModel,
+            members: Mapping[str, list[str]], channels: Mapping[str, int], kept: Mapping[str, int],
+            notes: list[str], extra: dict[str, Any]) -> PruneRecord:
+    removed: dict[str, int] = {}
+    ch_before = ch_after = 0
+    for key, names in members.items():
+        for conv in names:
+            ch_before += channels[key]
+            ch_after += kept[key]
+            if channels[key] > kept[key]:
+                removed[conv] = channels[key] - kept[key]
+    return PruneRecord(pruner=name, level=float(level), target=target, scope=scope,
+                       params_before=before.params, params_after=after.params,
+                       gflops_before=before.gflops, gflops_after=after.gflops,
+                       channels_before=ch_before, channels_after=ch_after, removed=removed,
+                       notes=notes, extra=extra)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pruning to given indices (used by the NNI plugin and by anyone with their own masks)
+# --------------------------------------------------------------------------------------------------
+
+
+def prune_by_indices(model: nn.Module, family: ModelFamily, keep: Mapping[str, Sequence[int]], *,
+                     example_inputs: torch.Tensor, scope: str = "all",
+                     record_meta: Mapping[str, Any] | None = None, inplace: bool = False) -> PruneResult:
+    """Keep exactly the given OUTPUT channel indices of the named convs; remove the rest physically.
+
+    ``keep`` maps conv module names to the output channels to keep. Coupled convs (see
+    :func:`coupled_groups`) must be given the same indices, or only one of them; convs not named keep
+    everything. ``record_meta`` may set ``pruner``, ``level``, ``target`` and ``notes`` of the record;
+    everything in it is also copied to ``record.extra``. The model is copied unless ``inplace``.
+    """
+    check_scope(scope)
+    meta = dict(record_meta or {})
+    model = model if inplace else copy.deepcopy(model)
+    example = example_inputs.to(_device(model))
+    before = measure_costs(model, example)
+    groups = build_groups(model, family, scope, example)
+    owner = groups.group_of()
+    chosen: dict[str, tuple[str, list[int]]] = {}
+    for conv, idxs in keep.items():
+        if conv not in owner:
+            allowed = sorted(owner)
+            raise UsageError(
+                f"keep[{conv!r}]: {conv!r} is not a prunable conv of scope {scope!r}.",
+                hint=f"Prunable convs ({len(allowed)}): {', '.join(allowed[:12])}"
+                     f"{' ...' if len(allowed) > 12 else ''}. Use coupled_groups() to list them.")
+        key = owner[conv]
+        c = groups.views[key].channels
+        clean = sorted({int(i) for i in idxs})
+        if not clean:
+            raise UsageError(f"keep[{conv!r}] is empty: a conv must keep at least one output channel.")
+        if clean[0] < 0 or clean[-1] >= c:
+            raise UsageError(f"keep[{conv!r}] holds index {clean[0] if clean[0] < 0 else clean[-1]}, "
+                             f"but the conv has {c} output channels (allowed 0..{c - 1}).")
+        if key in chosen and chosen[key][1] != clean:
+            raise UsageError(
+                f"keep[{conv!r}] and keep[{chosen[key][0]!r}] differ, but their output channels are coupled "
+                f"(group {groups.members[key]}).",
+                hint="Reconcile the masks of a coupled group first (union or intersection) and record the rule.")
+        chosen[key] = (conv, clean)
+    channels = {k: v.channels for k, v in groups.views.items()}
+    kept = dict(channels)
+    for key, (_conv, idxs) in chosen.items():
+        remove = sorted(set(range(channels[key])) - set(idxs))
+        prune_group(groups, key, remove)
+        kept[key] = len(idxs)
+    after = measure_costs(model, example)
+    record = _record(str(meta.get("pruner", "indices")), 0.0, str(meta.get("target", "channels")), scope,
+                     before, after, groups.members, channels, kept,
+                     list(groups.notes) + [str(n) for n in meta.get("notes", [])],
+                     {**meta, "group_keep": kept})
+    record.level = float(meta.get("level", record.channel_reduction))
+    return PruneResult(model=model, record=record)
+
+
+# --------------------------------------------------------------------------------------------------
+# Criterion-driven pruning (every bundled pruner)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scorer:
+    criterion: str
+    context: PruneContext
+    taylor_batches: int
+    batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.criterion == "taylor":
+            if self.context.calibration is None or self.context.loss_fn is None:
+                missing = [n for n, v in (("calibration", self.context.calibration),
+                                          ("loss_fn", self.context.loss_fn)) if v is None]
+                raise UsageError(
+                    f"The taylor pruner needs gradients, but the PruneContext has no {' and no '.join(missing)}.",
+                    hint="Pass calibration batches of (images, targets) and the family's loss_fn "
+                         "(family.loss(model, family.default_hyp())) in the PruneContext.")
+            self.batches = []
+            for i, batch in enumerate(self.context.calibration):
+                if i >= self.taylor_batches:
+                    break
+                self.batches.append(batch)
+            if not self.batches:
+                raise UsageError("The taylor pruner got an empty calibration iterable.",
+                                 hint="Give at least one (images, targets) batch.")
+
+    def scores(self, model: nn.Module, groups: ScopeGroups, step: int) -> dict[str, torch.Tensor]:
+        fn = CRITERIA[self.criterion]
+        gen = torch.Generator().manual_seed(int(self.context.seed) * 1000 + step)
+        if self.criterion == "taylor" and self.batches is not None and self.context.loss_fn is not None:
+            accumulate_taylor_grads(model, self.batches, self.context.loss_fn, len(self.batches),
+                                    _device(model))
+        out = {key: fn(view, gen).cpu() for key, view in groups.views.items()}
+        if self.criterion == "taylor":
+            model.zero_grad(set_to_none=True)
+        return out
+
+
+def _search(level: float, quantity: str, base: float, tolerance: float,
+            counts_for: Callable[[float], dict[str, int]],
+            cost_of: Callable[[Mapping[str, int]], tuple[int, float]],
+            channels: Mapping[str, int], scope: str, notes: list[str]) -> dict[str, int]:
+    """Bisection on the channel ratio, then group-by-group refinement, to hit ``level`` of ``quantity``."""
+
+    def reduction(counts: Mapping[str, int]) -> float:
+        params, gflops = cost_of(counts)
+        return 1.0 - (params if quantity == "params" else gflops) / base
+
+    most = counts_for(1.0)
+    if reduction(most) < level - tolerance:
+        raise UsageError(
+            f"target {quantity!r} at level {level}: scope {scope!r} can remove at most "
+            f"{reduction(most):.1%} of the {'fused parameters' if quantity == 'params' else 'GFLOPs'} "
+            f"(every group down to its guard).",
+            hint="Lower the level, widen the scope ('backbone+neck' or 'all') or raise max_level_per_layer.")
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if reduction(counts_for(mid)) < level:
+            lo = mid
+        else:
+            hi = mid
+    low, high = counts_for(lo), counts_for(hi)
+    candidates = [dict(low), dict(high)]
+    current = dict(low)
+    differing = sorted((k for k in channels if high[k] < low[k]), key=lambda k: -channels[k])
+    for key in differing:  # move one group at a time from the lower to the higher ratio
+        current[key] = high[key]
+        candidates.append(dict(current))
+    best = min(candidates, key=lambda c: abs(reduction(c) - level))
+    achieved = reduction(best)
+    notes.append(f"matched {quantity}: channel ratio {hi:.4f} searched, predicted reduction {achieved:.4f} "
+                 f"for level {level}")
+    return best
+
+
+def prune_model(model: nn.Module, level: float, context: PruneContext, options: PrunerOptions, *,
+                criterion: str, name: str, taylor_batches: int = 4, inplace: bool = False) -> PruneResult:
+    """Prune ``model`` at ``level`` with ``criterion`` under the shared ``options``; return model and record."""
+    if not 0.0 <= level < 1.0:
+        raise UsageError(f"Pruning level {level} is out of range.", hint="A level is a fraction in [0, 1).")
+    if criterion not in CRITERIA:
+        raise UsageError(f"Unknown criterion {criterion!r}.", hint="Known: " + ", ".join(sorted(CRITERIA)))
+    family = context.family
+    model = model if inplace else copy.deepcopy(model)
+    device = _device(model)
+    example = context.example_inputs.to(device)
+    round_to = resolve_round_to(options.round_to, str(device))
+    notes: list[str] = []
+    before = measure_costs(model, example)
+    groups = build_groups(model, family, options.scope, example)
+    notes.extend(groups.notes)
+    if not groups.views:
+        raise UsageError(f"No prunable convolution in scope {options.scope!r} of this model.",
+                         hint="Choose another scope, or check the family's prunable_layers().")
+    scorer = _Scorer(criterion, context, taylor_batches)
+    channels = {k: v.channels for k, v in groups.views.items()}
+    scores = scorer.scores(model, groups, 0)
+    ranked = {k: (s if criterion in GLOBAL_RAW else normalise(s)) for k, s in scores.items()}
+
+    def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
+        kw = {"rounding": options.rounding, "round_to": rt, "max_level_per_layer": options.max_level_per_layer}
+        if options.global_pruning:
+            return levels.global_counts(ranked, ratio, **kw)  # type: ignore[arg-type]
+        return levels.local_counts(channels, ratio, **kw)  # type: ignore[arg-type]
+
+    def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
+        return _predict(before, groups, channels, counts)
+
+    all_scores = torch.cat([s.flatten() for s in scores.values()])
+    if levels.all_equal(all_scores.tolist()) and level > 0:
+        _warn(notes, f"all {all_scores.numel()} {criterion} scores in scope {options.scope!r} are equal "
+                     f"({float(all_scores[0]):.4g}): the ranking is arbitrary (lower channel indices kept); "
+                     "a global threshold on these scores would prune nothing"
+                     + (" - was the model sparsity-trained?" if criterion == "bn-scale" else "."))
+    if options.target == "channels":
+        final = counts_for(level)
+        if round_to:
+            exact = counts_for(level, None)
+            g_exact, g_round = cost_of(exact)[1], cost_of(final)[1]
+            unpruned = [k for k in final if final[k] == channels[k] and exact[k] < channels[k]]
+            if unpruned:
+                notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (no more than "
+                             f"{round_to} channels): {', '.join(unpruned)}")
+            if g_round > g_exact:
+                _warn(notes, f"round_to={round_to} raised GFLOPs from {g_exact:.3f} (exact counts) to "
+                             f"{g_round:.3f} at level {level}")
+    else:
+        base = before.params if options.target == "params" else before.gflops
+        final = _search(level, options.target, base, options.tolerance, counts_for, cost_of, channels,
+                        options.scope, notes)
+    steps = options.iterative_steps
+    tied: set[str] = set()
+    for step in range(1, steps + 1):
+        target_counts = levels.interpolate_counts(channels, final, step, steps)
+        if step > 1:
+            groups = build_groups(model, family, options.scope, example)
+            scores = scorer.scores(model, groups, step - 1)
+        for key, view in groups.views.items():
+            keep = target_counts[key]
+            if keep >= view.channels:
+                continue
+            if levels.cut_is_tied(scores[key], keep):
+                tied.add(key)
+            idx = levels.keep_indices(scores[key], keep)
+            prune_group(groups, key, sorted(set(range(view.channels)) - set(idx)))
+    if tied and criterion != "random":
+        notes.append(f"tied scores at the cut in {len(tied)} of {len(channels)} groups (lower channel "
+                     f"indices kept): {', '.join(sorted(tied)[:8])}{' ...' if len(tied) > 8 else ''}")
+    after = measure_costs(model, example)
+    members = groups.members
+    extra: dict[str, Any] = {"criterion": criterion, "round_to": round_to, "global_pruning": options.global_pruning,
+                             "iterative_steps": steps, "group_keep": dict(final), "gflops_imgsz": 640,
+                             "options": options.model_dump(mode="json", by_alias=True)}
+    record = _record(name, level, options.target, options.scope, before, after, members, channels, final,
+                     notes, extra)
+    if options.target != "channels":
+        achieved = record.params_reduction if options.target == "params" else record.flops_reduction
+        extra["achieved_target"] = achieved
+        if abs(achieved - level) > options.tolerance:
+            _warn(notes, f"matched {options.target}: achieved reduction {achieved:.4f} misses level {level} by "
+                         f"more than {options.tolerance} (channel counts are discrete)")
+    return PruneResult(model=model, record=record)

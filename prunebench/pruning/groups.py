@@ -1,0 +1,108 @@
+"""Coupled channel groups of a model within a scope, found with Torch-Pruning's dependency graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from prunebench.contracts import ModelFamily
+from prunebench.errors import UsageError
+from prunebench.pruning.importance import GroupView
+
+__all__ = ["ScopeGroups", "build_groups"]
+
+_SCOPES = ("backbone", "backbone+neck", "all")
+
+
+@dataclass
+class ScopeGroups:
+    """The prunable groups of a scope: a group's convs share output channels and are pruned together."""
+
+    dg: tp.DependencyGraph
+    views: dict[str, GroupView]  # group key (its first output conv) -> layers
+    roots: dict[str, nn.Conv2d]
+    members: dict[str, list[str]]  # group key -> every conv whose OUTPUT channels the group prunes
+    #: group key -> (conv, input channels it loses per removed channel) for convs whose INPUT the group prunes
+    inputs: dict[str, list[tuple[str, float]]]
+    notes: list[str] = field(default_factory=list)
+
+    def group_of(self) -> dict[str, str]:
+        """conv name -> group key, for every conv that belongs to a group."""
+        return {name: key for key, names in self.members.items() for name in names}
+
+
+def check_scope(scope: str) -> None:
+    if scope not in _SCOPES:
+        raise UsageError(f"Unknown pruning scope {scope!r}.", hint="Allowed scopes: " + ", ".join(_SCOPES))
+
+
+def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inputs: torch.Tensor) -> ScopeGroups:
+    """Trace ``model`` once and return the coupled groups whose output convs all lie in ``scope``.
+
+    A group that couples a conv of the scope with one outside it (or with a protected layer) is left
+    unpruned and said so in ``notes``. The model is traced in eval mode so BatchNorm statistics stay.
+    """
+    check_scope(scope)
+    names = {m: n for n, m in model.named_modules()}
+    order = {n: i for i, n in enumerate(names.values())}
+    prunable = {id(m) for m in family.prunable_layers(model, scope)}  # type: ignore[arg-type]
+    ignored = list(family.ignored_layers(model))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            dg = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs.to(device),
+                                                       verbose=False)
+    finally:
+        model.train(was_training)
+
+    views: dict[str, GroupView] = {}
+    roots: dict[str, nn.Conv2d] = {}
+    members: dict[str, list[str]] = {}
+    inputs: dict[str, list[tuple[str, float]]] = {}
+    notes: list[str] = []
+    for group in dg.get_all_groups(ignored_layers=ignored, root_module_types=[nn.Conv2d]):
+        outs: list[nn.Conv2d] = []
+        bns: list[nn.Module] = []
+        ins: list[tuple[nn.Conv2d, list[int]]] = []
+        for dep, idxs in group:
+            module = dep.target.module
+            if dg.is_out_channel_pruning_fn(dep.handler):
+                if isinstance(module, nn.Conv2d):
+                    outs.append(module)
+                elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    bns.append(module)
+            elif isinstance(module, nn.Conv2d):
+                ins.append((module, list(idxs)))
+        outs = sorted(dict.fromkeys(outs), key=lambda m: order[names[m]])
+        inside = [m for m in outs if id(m) in prunable]
+        if not inside:
+            continue
+        out_names = [names[m] for m in outs]
+        if len(inside) < len(outs):
+            outside = [names[m] for m in outs if id(m) not in prunable]
+            notes.append(f"group {out_names[0]} left unpruned: coupled with {', '.join(outside)} outside "
+                         f"scope {scope!r}")
+            continue
+        key = out_names[0]
+        channels = int(outs[0].out_channels)
+        views[key] = GroupView(key=key, channels=channels, convs_out=outs, bns=bns, convs_in=ins)
+        roots[key] = outs[0]
+        members[key] = out_names
+        inputs[key] = [(names[m], len(i) / channels) for m, i in ins]
+    ordered = sorted(views, key=lambda k: order[k])
+    return ScopeGroups(dg=dg, views={k: views[k] for k in ordered}, roots={k: roots[k] for k in ordered},
+                       members={k: members[k] for k in ordered}, inputs={k: inputs[k] for k in ordered},
+                       notes=notes)
+
+
+def prune_group(groups: ScopeGroups, key: str, remove: list[int]) -> None:
+    """Physically remove output channels ``remove`` of group ``key`` (and every coupled layer)."""
+    if not remove:
+        return
+    group = groups.dg.get_pruning_group(groups.roots[key], tp.prune_conv_out_channels, sorted(remove))
+    group.prune()

@@ -1,0 +1,81 @@
+"""The options every bundled pruner shares: scope, target, ranking, rounding, steps and guards."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from prunebench.contracts import PluginOptions
+
+__all__ = ["AUTO", "PrunerOptions", "RoundTo", "Rounding", "Target"]
+
+Target = Literal["channels", "params", "flops"]
+Rounding = Literal["ceil", "floor", "round"]
+RoundTo = int | Literal["auto"] | None
+AUTO = "auto"
+
+
+class PrunerOptions(PluginOptions):
+    """Shared options of the bundled pruners (Torch-Pruning vocabulary where it has a word)."""
+
+    scope: Literal["backbone", "backbone+neck", "all"] = Field(
+        "backbone",
+        description="Which convolutions may lose output channels: 'backbone' (the seed's rule: layers 0-9 "
+        "without the bottleneck hidden convs), 'backbone+neck' (layers 0-23, same rule) or 'all' (every "
+        "convolution except the Detect outputs, bottleneck hidden convs included).",
+    )
+    target: Literal["channels", "params", "flops"] = Field(
+        "channels",
+        description="What 'level' is a fraction of: 'channels' removes that fraction of output channels in "
+        "every prunable group; 'params'/'flops' search the channel ratio until the fused parameter count / "
+        "GFLOPs fall by 'level' (matched cost, within 'tolerance').",
+    )
+    global_pruning: bool = Field(
+        False,
+        description="Rank channels across all groups of the scope (True) instead of removing the same "
+        "fraction from each group (False).",
+    )
+    round_to: int | Literal["auto"] | None = Field(
+        None,
+        description="Round the kept channels of each group to a multiple of this number (never to 0); "
+        "'auto' picks the device's preferred multiple (8 on CPU and CUDA); null keeps exact counts "
+        "(the seed's sizes).",
+    )
+    rounding: Literal["ceil", "floor", "round"] = Field(
+        "ceil",
+        description="How kept channels are rounded: 'ceil' keeps ceil(c*(1-level)) (removes at most the "
+        "level), 'floor' keeps floor(c*(1-level)), 'round' keeps the nearest integer.",
+    )
+    iterative_steps: int = Field(
+        1, ge=1, le=100,
+        description="Prune in this many equal steps, re-scoring the channels after each step.",
+    )
+    max_level_per_layer: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="Never remove more than this fraction of a group's channels; null means 1 - 1/c "
+        "(at least one channel always stays).",
+    )
+    tolerance: float = Field(
+        0.01, gt=0.0, le=0.2,
+        description="Matched-cost mode: accepted absolute difference between the achieved reduction and "
+        "the level (0.01 = one percentage point).",
+    )
+
+    @field_validator("round_to")
+    @classmethod
+    def _check_round_to(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and not 1 <= value <= 256:
+            raise ValueError(f"round_to must be between 1 and 256, 'auto' or null; got {value}")
+        return value
+
+
+def resolve_round_to(round_to: int | str | None, device: str) -> int | None:
+    """The multiple kept channels are rounded to on ``device`` (None or 1 means no rounding)."""
+    if round_to is None:
+        return None
+    if round_to == AUTO:
+        # 8 suits both oneDNN's blocked CPU kernels (AVX2: 8 fp32 lanes) and CUDA tensor cores (fp16).
+        return 8
+    value = int(round_to)
+    return None if value <= 1 else value
