@@ -13,7 +13,8 @@ from typing import Any
 from prunebench.report.summary import metric_columns
 from prunebench.suite.results import CellResult, Results
 
-__all__ = ["CSV_CELL_COLUMNS", "CSV_PRUNE_COLUMNS", "cell_to_json", "results_to_json", "write_csv", "write_json"]
+__all__ = ["CSV_CELL_COLUMNS", "CSV_PRUNE_COLUMNS", "cell_to_json", "results_to_json", "write_csv", "write_json",
+           "write_text_atomic"]
 
 #: The cell columns of results.csv, before the metric columns.
 CSV_CELL_COLUMNS: tuple[str, ...] = ("key", "model", "pruner", "level", "seed", "status", "error")
@@ -66,12 +67,16 @@ def results_to_json(results: Results) -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, text: str) -> Path:
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -82,7 +87,7 @@ def _atomic_write(path: Path, text: str) -> Path:
 def write_json(results: Results, path: str | Path) -> Path:
     """Write results.json atomically; return its path."""
     text = json.dumps(results_to_json(results), indent=2, allow_nan=False) + "\n"
-    return _atomic_write(Path(path), text)
+    return write_text_atomic(Path(path), text)
 
 
 def _reduction(record: dict[str, Any], before: str, after: str) -> float | None:
@@ -119,4 +124,4 @@ def write_csv(results: Results, path: str | Path) -> Path:
                 _reduction(rec, "channels_before", "channels_after"),
                 c.artifacts.get("weights")]
         writer.writerow([_csv_value(v) for v in row])
-    return _atomic_write(Path(path), buf.getvalue())
+    return write_text_atomic(Path(path), buf.getvalue())

@@ -283,6 +283,9 @@ def latency_setting(results: Results) -> str:
                     return src[k]
         return None
 
+    for m in spec.get("metrics") or []:  # the latency metric's own options win
+        if isinstance(m, dict) and m.get("name") == "latency_ms" and isinstance(m.get("options"), dict):
+            lat = {**m["options"], **lat}
     device = pick("device", "latency_device")
     threads = pick("threads", "num_threads", "torch_threads", "latency_threads")
     imgsz = pick("imgsz", "latency_imgsz")

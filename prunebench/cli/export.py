@@ -1,0 +1,40 @@
+"""``prunebench export``: write a cell's pruned, fine-tuned model as ONNX or as a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "handle"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("export", help="export a cell's model as ONNX or a .pt checkpoint",
+                       description="Export the evaluated (pruned and fine-tuned) model of one cell of RUN_DIR. "
+                                   "onnx: fused, opset 17, dynamic batch axis, checked with onnxruntime when "
+                                   "installed. pt: the model family's checkpoint (load it with "
+                                   "prunebench.get_model_family(NAME).load(PATH)).")
+    p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="run folder written by `prunebench run`")
+    p.add_argument("--cell", required=True, metavar="CELL",
+                   help="cell key, e.g. yolov5n/l1/0.6/s0 or yolov5n/baseline/s0 (see results.json)")
+    p.add_argument("--format", choices=("onnx", "pt"), default="onnx", help="output format (default onnx)")
+    p.add_argument("--out", type=Path, default=None, metavar="PATH",
+                   help="output file (default RUN_DIR/exports/<cell>.<format>)")
+    p.add_argument("--imgsz", type=int, default=None, metavar="N",
+                   help="ONNX input size (default: the run's evaluation image size)")
+    p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from prunebench.report.model_export import export_cell
+    from prunebench.report.run_folder import open_run
+
+    results = open_run(args.run_dir)
+    res = export_cell(results, args.cell, args.format, args.out, imgsz=args.imgsz, verify=not args.no_verify)
+    Console(highlight=False).print(f"exported {args.cell} ({res.params:,} parameters) to {res.path} "
+                                   f"[{res.format}, imgsz {res.imgsz}]; {res.verified}")
+    return 0

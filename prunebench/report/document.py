@@ -1,0 +1,108 @@
+"""The report as a list of blocks (headings, text, tables, images, code), rendered to Markdown or HTML."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prunebench.report.findings import findings
+from prunebench.report.plots import plot_jobs
+from prunebench.report.summary import summarize
+from prunebench.report.tables import TableData, best_pruner_table, failed_cells_table, model_tables
+from prunebench.suite.results import Results
+
+__all__ = ["Block", "build_document", "environment_table", "spec_yaml"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report. ``kind``: heading, text, bullets, table, image, code."""
+
+    kind: str
+    value: Any
+    level: int = 2  # heading level
+    caption: str = ""
+    lang: str = ""
+
+
+def spec_yaml(results: Results) -> str:
+    """The spec as the user wrote it (``spec_text``), else the stored mapping dumped as YAML."""
+    if results.spec_text and results.spec_text.strip():
+        return results.spec_text.rstrip() + "\n"
+    import yaml
+
+    return yaml.safe_dump(results.spec, sort_keys=False, allow_unicode=True)
+
+
+def _flatten(prefix: str, value: Any) -> Iterable[tuple[str, str]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _flatten(f"{prefix}.{k}" if prefix else str(k), v)
+    elif isinstance(value, list | tuple):
+        yield prefix, ", ".join(str(v) for v in value)
+    else:
+        yield prefix, "—" if value is None or value == "" else str(value)
+
+
+def environment_table(results: Results) -> TableData:
+    """The stored environment (versions, device, threads, git commit) as a two-column table."""
+    rows = [[k, v] for k, v in _flatten("", results.environment or {})]
+    return TableData(title="Environment", headers=["Key", "Value"], rows=rows or [["(not recorded)", "—"]],
+                     styles=[""] * max(1, len(rows)))
+
+
+def build_document(results: Results, plot_dir: Path, *, link_prefix: str = "plots") -> list[Block]:
+    """Every block of the report; images are those of :func:`plot_jobs` present in ``plot_dir``."""
+    rows = summarize(results)
+    cells = results.cells
+    done = sum(c.status == "done" for c in cells)
+    failed = sum(c.status == "failed" for c in cells)
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    doc = [
+        Block("heading", f"{results.name}: pruning benchmark report", level=1),
+        Block("text", f"{len(cells)} cells ({done} done, {failed} failed) over {len(results.models)} models "
+                      f"({', '.join(results.models)}), {len(results.pruners)} pruners "
+                      f"({', '.join(results.pruners) or 'none'}) and seeds {', '.join(map(str, results.seeds))}. "
+                      f"Drawn from the results store in `{results.run_dir}` on {now}; redraw with "
+                      f"`prunebench report {results.run_dir}`."),
+        Block("heading", "Findings"),
+        Block("bullets", findings(results, rows)),
+        Block("heading", "Results"),
+        Block("text", "Baseline row first, then each pruner's levels. Retention is against the same seed's "
+                      "baseline; with several seeds, figures are mean ± sample std."),
+    ]
+    for table in model_tables(results, rows):
+        doc.append(Block("heading", table.title, level=3))
+        doc.append(Block("table", table, caption=table.caption))
+    best = best_pruner_table(results, rows)
+    if best is not None:
+        doc += [Block("heading", best.title, level=3), Block("table", best, caption=best.caption)]
+    doc.append(Block("heading", "Failed cells"))
+    failed_table = failed_cells_table(results)
+    if failed_table is None:
+        doc.append(Block("text", "None: every cell that ran finished."))
+    else:
+        doc.append(Block("table", failed_table))
+        for c in cells:
+            if c.status == "failed" and c.error:
+                tail = "\n".join(c.error.strip().splitlines()[-15:])
+                doc.append(Block("code", tail, caption=f"{c.key}", lang="text"))
+    doc.append(Block("heading", "Plots"))
+    section = None
+    for job in plot_jobs(results):
+        if not (plot_dir / job.name).is_file():
+            continue
+        if job.section != section:
+            section = job.section
+            doc.append(Block("heading", section, level=3))
+        doc.append(Block("image", f"{link_prefix}/{job.name}", caption=job.caption))
+    doc += [
+        Block("heading", "Environment"),
+        Block("table", environment_table(results)),
+        Block("heading", "Spec"),
+        Block("code", spec_yaml(results), lang="yaml"),
+    ]
+    return doc
