@@ -124,7 +124,7 @@ class YoloDataset(Dataset):  # type: ignore[type-arg]
             shape = (tuple(int(v) for v in self.batch_shapes[self.batch_index[i]])
                      if self.batch_shapes is not None else (self.imgsz, self.imgsz))
             img, ratio, pad = letterbox(img, shape, scaleup=self.augment)  # type: ignore[arg-type]
-            shapes = ((h0, w0), ((h / h0, w / w0), (float(pad[0]), float(pad[1]))))
+            shapes = ((h0, w0), ((ratio[0] * h / h0, ratio[1] * w / w0), (float(pad[0]), float(pad[1]))))
             labels = self.labels[i].copy()
             if len(labels):
                 labels[:, 1:] = xywhn2xyxy(labels[:, 1:], ratio[0] * w, ratio[1] * h, pad[0], pad[1])
@@ -198,9 +198,11 @@ def create_dataloader(data: DataInfo | str | Path, split: str, imgsz: int, batch
                       hyp: Mapping[str, float] | None = None, *, rect: bool = False, workers: int = 0,
                       cache: bool = True, shuffle: bool | None = None, seed: int = 0, stride: int = 32,
                       pad: float = 0.0, index: SplitIndex | None = None, drop_last: bool = False,
-                      ) -> tuple[DataLoader, YoloDataset]:  # type: ignore[type-arg]
-    """A DataLoader over ``split`` of ``data`` (a :class:`DataInfo` or a data.yaml path) and its dataset.
+                      ) -> DataLoader:  # type: ignore[type-arg]
+    """A DataLoader over ``split`` of ``data`` (a :class:`DataInfo` or a data.yaml path).
 
+    Its ``.dataset`` is the :class:`YoloDataset`; items are collated by :func:`collate_fn` into
+    ``(images uint8 [b, 3, h, w], targets [n, 6], paths, shapes)``.
     ``shuffle`` defaults to ``augment``; ``rect`` batches images of similar aspect ratio (validation) and
     turns shuffle and mosaic off. Worker processes (``workers``) each use one torch thread.
     """
@@ -217,4 +219,4 @@ def create_dataloader(data: DataInfo | str | Path, split: str, imgsz: int, batch
     loader = DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), shuffle=shuffle, seed=seed),
                         num_workers=workers, collate_fn=collate_fn, pin_memory=False, drop_last=drop_last,
                         worker_init_fn=_worker_init if workers else None)
-    return loader, dataset
+    return loader
