@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prunebench.errors import UsageError
-from prunebench.report.run_folder import cell_weights, family_name, find_cell
+from prunebench.report.run_folder import cell_weights, find_cell, model_family
 from prunebench.suite.results import Results
 
 __all__ = ["ONNX_OPSET", "ExportResult", "default_export_path", "export_cell", "export_imgsz"]
@@ -79,13 +79,11 @@ def export_cell(results: Results, cell_key: str, fmt: Literal["onnx", "pt"] = "o
     fused, dynamic batch axis; checked against torch with onnxruntime when installed)."""
     import torch
 
-    from prunebench.api import get_model_family
-
     if fmt not in ("onnx", "pt"):
         raise UsageError(f"Unknown export format {fmt!r}; use onnx or pt.")
     cell = find_cell(results, cell_key)
     weights = cell_weights(results, cell)
-    family = get_model_family(family_name(results, cell.model))
+    family = model_family(results, cell.model)
     model = family.load(weights)
     path = Path(out) if out is not None else default_export_path(results, cell_key, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from prunebench.contracts import ModelFamily
 
-__all__ = ["cell_weights", "family_name", "find_cell", "load_cell_model", "open_run"]
+__all__ = ["cell_weights", "family_name", "family_options", "find_cell", "load_cell_model", "model_family",
+           "open_run"]
 
 
 def open_run(run_dir: str | Path) -> Results:
@@ -48,6 +49,23 @@ def family_name(results: Results, model: str) -> str:
     return model
 
 
+def family_options(results: Results, model: str) -> dict[str, Any]:
+    """The ``options:`` the spec gave the model labelled ``model`` (e.g. width_multiple), else ``{}``."""
+    for entry in (results.spec or {}).get("models") or []:
+        if isinstance(entry, dict) and (entry.get("label") or entry.get("name")) == model:
+            return dict(entry.get("options") or {})
+    return {}
+
+
+def model_family(results: Results, model: str) -> ModelFamily:
+    """The registered model family of the spec's model labelled ``model``, with the spec's options."""
+    from prunebench.api import get_model_family
+    from prunebench.plugins import get_catalogue
+
+    get_catalogue([str(m) for m in (results.spec or {}).get("plugins") or []])  # the spec's own plugins
+    return get_model_family(family_name(results, model), **family_options(results, model))
+
+
 def cell_weights(results: Results, cell: CellResult) -> Path:
     """The checkpoint of ``cell``'s evaluated (fine-tuned) model, checked to exist."""
     if cell.status != "done":
@@ -67,12 +85,10 @@ def cell_weights(results: Results, cell: CellResult) -> Path:
 def load_cell_model(run_dir: str | Path | Results, cell_key: str, fused: bool = True,
                     device: str = "cpu") -> tuple[nn.Module, ModelFamily]:
     """Load the model of cell ``cell_key`` (fused Conv+BN, eval mode by default) and its model family."""
-    from prunebench.api import get_model_family
-
     results = run_dir if isinstance(run_dir, Results) else open_run(run_dir)
     cell = find_cell(results, cell_key)
     path = cell_weights(results, cell)
-    family = get_model_family(family_name(results, cell.model))
+    family = model_family(results, cell.model)
     model: Any = family.load(path)
     if fused:
         model = family.fuse(model)

@@ -102,3 +102,9 @@ def fake_results(tmp_path: Path) -> Results:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     return make_results(run_dir)
+
+
+@pytest.fixture
+def failed_key() -> str:
+    """The key of the one failed cell of :func:`fake_results`."""
+    return FAILED_KEY
