@@ -251,8 +251,8 @@ class _Calibration:
 
         from prunebench.data.loader import create_dataloader
 
-        loader, _ = create_dataloader(self.data_yaml, "train", self.imgsz, self.batch_size, augment=False,
-                                      shuffle=False)
+        loader = create_dataloader(self.data_yaml, "train", self.imgsz, self.batch_size, augment=False,
+                                   shuffle=False)
         for i, batch in enumerate(loader):
             if i >= self.batches:
                 break

@@ -30,7 +30,7 @@ def tiny_spec_dict(out: Path, data_dir: Path, **overrides: Any) -> dict[str, Any
         "dataset": {"name": "tea-bud-synth",
                     "options": {"train": 8, "val": 4, "imgsz": 64, "seed": 0, "out": str(data_dir)}},
         "models": [TINY_MODEL],
-        "pruners": [{"name": "l1", "levels": [0.3, 0.6]}],
+        "pruners": [{"name": "l1", "levels": [0.5]}],
         "train": dict(budget),
         "finetune": dict(budget),
         "evaluate": {"batch_size": 4},

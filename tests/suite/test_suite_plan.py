@@ -26,7 +26,7 @@ def kinds(plan: Plan) -> dict[str, int]:
 
 
 def test_cells_and_shared_stages(plan_for: Any, tmp_path: Path) -> None:
-    plan = plan_for(tmp_path, seeds=[0, 1])
+    plan = plan_for(tmp_path, seeds=[0, 1], pruners=[{"name": "l1", "levels": [0.3, 0.6]}])
     assert [c.key for c in plan.cells] == [
         "yolov5n/baseline/s0", "yolov5n/l1/0.3/s0", "yolov5n/l1/0.6/s0",
         "yolov5n/baseline/s1", "yolov5n/l1/0.3/s1", "yolov5n/l1/0.6/s1"]
@@ -52,7 +52,7 @@ def test_a_changed_finetune_budget_changes_only_finetune_and_evaluate_keys(plan_
 
 
 def test_new_levels_and_seeds_only_add_stages(plan_for: Any, tmp_path: Path) -> None:
-    a = plan_for(tmp_path)
+    a = plan_for(tmp_path, pruners=[{"name": "l1", "levels": [0.3, 0.6]}])
     b = plan_for(tmp_path, pruners=[{"name": "l1", "levels": [0.3, 0.6, 0.9]}], seeds=[0, 7])
     assert set(a.stages) <= set(b.stages)
     assert cell_key("yolov5n", "l1", 0.9, 7) in {c.key for c in b.cells}
@@ -65,7 +65,7 @@ def test_keys_follow_model_options_seed_device_and_pruner_options(plan_for: Any,
     assert set(a.stages) & set(wider.stages) == {a.cells[0].stages[0]}  # only the data stage is shared
     other_seed = plan_for(tmp_path, seeds=[1])
     assert set(a.stages) & set(other_seed.stages) == {a.cells[0].stages[0]}
-    scoped = plan_for(tmp_path, pruners=[{"name": "l1", "levels": [0.3, 0.6], "options": {"scope": "all"}}])
+    scoped = plan_for(tmp_path, pruners=[{"name": "l1", "levels": [0.5], "options": {"scope": "all"}}])
     diff = {a.stages[k].kind for k in set(a.stages) - set(scoped.stages)}
     assert diff == {"prune", "finetune", "evaluate"}
 
