@@ -108,3 +108,20 @@ def fake_results(tmp_path: Path) -> Results:
 def failed_key() -> str:
     """The key of the one failed cell of :func:`fake_results`."""
     return FAILED_KEY
+
+
+@pytest.fixture(scope="session")
+def plotted_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Results, list[Path]]:
+    """The fake run with every plot drawn once (shared, read-only): ``(results, plot files)``."""
+    from prunebench.report.plots import write_all_plots
+
+    run_dir = tmp_path_factory.mktemp("plotted") / "run"
+    run_dir.mkdir()
+    results = make_results(run_dir)
+    return results, write_all_plots(results, run_dir / "plots")
+
+
+@pytest.fixture
+def no_third_party_plugins(monkeypatch: pytest.MonkeyPatch, fresh_catalogue: None) -> None:
+    """Only the bundled plugins (an installed third-party plugin cannot break these tests)."""
+    monkeypatch.setenv("PRUNEBENCH_DISABLE_PLUGINS", "1")

@@ -111,7 +111,7 @@ def test_best_pruner_per_level_and_ties(fake_results):
                         if x.model == "yolov5n" and x.pruner == "l1" and x.level == 0.3 and x.seed == c.seed)
             c.metrics["map50_95"] = twin.metrics["map50_95"]
     table = best_pruner_table(fake_results)
-    tied = [r for r in table.rows if r[0] == "yolov5n" and r[1] == "0.3"][0]
+    tied = next(r for r in table.rows if r[0] == "yolov5n" and r[1] == "0.3")
     assert "(equal at" in tied[-1]
 
 
