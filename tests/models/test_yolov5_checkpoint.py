@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import prunebench as pb
 from prunebench.errors import UsageError
 from prunebench.metrics.complexity import count_params
+from prunebench.models.yolov5.family import YOLOv5n, YOLOv5s
 from prunebench.models.yolov5.yolo import build_yolov5
 
 
@@ -30,7 +30,7 @@ def _out(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_roundtrip_unpruned(tmp_path: Path) -> None:
-    fam = pb.get_model_family("yolov5n")
+    fam = YOLOv5n()
     model = _tiny()
     model.names = ["leaf", "bud", "stem"]
     path = fam.save(model, tmp_path / "w.pt", epoch=3, note="hello")
@@ -47,11 +47,11 @@ def test_roundtrip_unpruned(tmp_path: Path) -> None:
     assert torch.equal(_out(model, x), _out(loaded, x))
     assert loaded.names == ["leaf", "bud", "stem"]
     assert loaded.nc == 3
-    assert pb.create_model("yolov5n", weights=path).nc == 3  # through the public API
+    assert fam.build(nc=80, weights=path).nc == 3  # the file says how many classes
 
 
 def test_pruned_model_reloads_without_repruning(tmp_path: Path, pruned) -> None:
-    fam = pb.get_model_family("yolov5n")
+    fam = YOLOv5n()
     model = pruned(_tiny())
     x = torch.rand(2, 3, 64, 64)
     before = _out(model, x)
@@ -66,10 +66,10 @@ def test_pruned_model_reloads_without_repruning(tmp_path: Path, pruned) -> None:
 
 
 def test_fp16_file(tmp_path: Path) -> None:
-    fam = pb.get_model_family("yolov5n", half=True)
+    fam = YOLOv5n({"half": True})
     model = _tiny()
     p16 = fam.save(model, tmp_path / "h.pt")
-    p32 = pb.get_model_family("yolov5n").save(model, tmp_path / "f.pt")
+    p32 = YOLOv5n().save(model, tmp_path / "f.pt")
     sd = torch.load(p16, weights_only=True)["state_dict"]
     assert sd["model.0.conv.weight"].dtype == torch.float16
     assert p16.stat().st_size < 0.7 * p32.stat().st_size
@@ -82,7 +82,7 @@ def test_fp16_file(tmp_path: Path) -> None:
 def test_plain_state_dict_file(tmp_path: Path, pruned) -> None:
     model = pruned(_tiny(nc=5))
     torch.save(model.state_dict(), tmp_path / "sd.pt")
-    loaded = pb.get_model_family("yolov5s").load(tmp_path / "sd.pt")
+    loaded = YOLOv5s().load(tmp_path / "sd.pt")
     assert loaded.nc == 5
     x = torch.rand(1, 3, 64, 64)
     assert torch.equal(_out(model, x), _out(loaded, x))
@@ -121,7 +121,7 @@ def test_malicious_pickle_is_refused(tmp_path: Path, zip_format: bool, kind: str
     else:
         path.write_bytes(pickle.dumps(obj))
     with pytest.raises(UsageError) as err:
-        pb.get_model_family("yolov5n").load(path)
+        YOLOv5n().load(path)
     msg = str(err.value)
     assert str(path) in msg
     assert ("system" in msg or "exec" in msg)
@@ -129,7 +129,7 @@ def test_malicious_pickle_is_refused(tmp_path: Path, zip_format: bool, kind: str
 
 
 def test_unknown_or_missing_files(tmp_path: Path) -> None:
-    fam = pb.get_model_family("yolov5n")
+    fam = YOLOv5n()
     with pytest.raises(UsageError, match="not found"):
         fam.load(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")

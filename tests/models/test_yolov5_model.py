@@ -11,6 +11,7 @@ from torch import nn
 import prunebench as pb
 from prunebench.errors import UsageError
 from prunebench.models.yolov5.common import C3, SPPF, Bottleneck, Conv
+from prunebench.models.yolov5.family import YOLOv5m, YOLOv5n, YOLOv5s
 from prunebench.models.yolov5.yolo import Detect, build_yolov5, fuse_model
 
 
@@ -118,7 +119,7 @@ def _names(model: nn.Module, convs: list[nn.Module]) -> set[str]:
 
 
 def test_prunable_layers_scopes() -> None:
-    fam = pb.get_model_family("yolov5n")
+    fam = YOLOv5n()
     model = build_yolov5("n", 80)
     bb = _names(model, fam.prunable_layers(model, "backbone"))
     neck = _names(model, fam.prunable_layers(model, "backbone+neck"))
@@ -145,9 +146,16 @@ def test_prunable_layers_scopes() -> None:
         fam.prunable_layers(model, "head")  # type: ignore[arg-type]
 
 
-def test_family_options_and_registration() -> None:
+def test_registered_through_the_plugin_hook(monkeypatch: pytest.MonkeyPatch, fresh_catalogue: None) -> None:
+    monkeypatch.setenv("PRUNEBENCH_DISABLE_PLUGINS", "all")  # bundled plugins only
     assert {"yolov5n", "yolov5s", "yolov5m"} <= set(pb.list_models("yolov5*"))
-    fam = pb.get_model_family("yolov5s", width_multiple=0.0625, depth_multiple=0.33)
+    assert isinstance(pb.get_model_family("yolov5m"), YOLOv5m)
+    entry = pb.get_catalogue().models.get("yolov5s")
+    assert entry is YOLOv5s
+
+
+def test_family_options() -> None:
+    fam = YOLOv5s({"width_multiple": 0.0625, "depth_multiple": 0.33})
     m = fam.build(nc=2)
     assert m.model[0].conv.out_channels == 8
     assert m.nc == 2
@@ -162,14 +170,14 @@ def test_family_options_and_registration() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError):
-        pb.get_model_family("yolov5n", width_multiple=0)
+        YOLOv5n({"width_multiple": 0})
     with pytest.raises(ValidationError):
-        pb.get_model_family("yolov5n", bogus=1)
+        YOLOv5n({"bogus": 1})
     with pytest.raises(ValidationError):
-        pb.get_model_family("yolov5n", anchors=[[10, 13, 16]])
-    custom = pb.get_model_family("yolov5n", width_multiple=0.0625,
-                                 anchors=[[8, 8, 16, 16, 24, 24], [32, 32, 48, 48, 64, 64],
-                                          [96, 96, 128, 128, 256, 256]]).build(nc=1)
+        YOLOv5n({"anchors": [[10, 13, 16]]})
+    custom = YOLOv5n({"width_multiple": 0.0625,
+                          "anchors": [[8, 8, 16, 16, 24, 24], [32, 32, 48, 48, 64, 64],
+                                   [96, 96, 128, 128, 256, 256]]}).build(nc=1)
     assert torch.allclose(custom.model[-1].anchors[0, 0], torch.tensor([1.0, 1.0]))
 
 
