@@ -1,0 +1,291 @@
+"""The NNI pruners: NNI 3.0 computes output-channel masks; prunebench's engine removes the channels."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from prunebench.contracts import PruneContext, Pruner, PruneRecord, PruneResult
+from prunebench.errors import UsageError
+from prunebench.pruning.options import PrunerOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+__all__ = [
+    "PRUNERS",
+    "NNIFPGMPruner",
+    "NNIL1Pruner",
+    "NNIL2Pruner",
+    "NNIPruner",
+    "NNISlimPruner",
+    "NNITaylorPruner",
+]
+
+
+class _DataDrivenOptions(PrunerOptions):
+    """Shared options plus the training NNI runs on the calibration batches before it scores channels."""
+
+    training_steps: int = Field(
+        20, ge=1, le=100_000,
+        description="Optimizer steps NNI trains on context.calibration (cycled) before it scores the channels.",
+    )
+    training_epochs: int | None = Field(
+        None, ge=1, le=1000,
+        description="If set, train this many passes over context.calibration instead of training_steps "
+        "(needs a calibration with a length, such as a list or a DataLoader).",
+    )
+    lr: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="SGD learning rate of the model's own weights during NNI's training (on a copy); 0 keeps "
+        "them fixed so only NNI's statistics (Taylor gradients, Slim scale factors) change.",
+    )
+
+
+def _device_of(model: nn.Module) -> str:
+    try:
+        return str(next(model.parameters()).device)
+    except StopIteration:  # pragma: no cover - nothing to prune
+        return "cpu"
+
+
+class NNIPruner(Pruner):
+    """A pruner whose masks come from an NNI 3.0 pruner; channels go through prunebench's engine."""
+
+    method: ClassVar[str] = ""
+    Options = PrunerOptions  # type: ignore[assignment]
+    options: PrunerOptions
+
+    def _plan(self, context: PruneContext) -> Any:
+        return None
+
+    def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:
+        from prunebench.pruning import levels
+        from prunebench.pruning.costs import measure_costs
+        from prunebench.pruning.engine import PruningWarning, prune_by_indices
+        from prunebench.pruning.groups import build_groups
+        from prunebench.pruning.options import resolve_round_to
+
+        if not 0.0 <= level < 1.0:
+            raise UsageError(f"Pruning level {level} is out of range for {self.name}.",
+                             hint="A level is a fraction in [0, 1).")
+        opts = self.options
+        family = context.family
+        work = copy.deepcopy(model)
+        device = _device_of(work)
+        example = context.example_inputs.to(device)
+        round_to = resolve_round_to(opts.round_to, device)
+        groups = build_groups(work, family, opts.scope, example)
+        if not groups.views:
+            raise UsageError(f"{self.name}: no prunable convolution in scope {opts.scope!r} of this model.",
+                             hint="Choose another scope, or check the family's prunable_layers().")
+        channels = {k: v.channels for k, v in groups.views.items()}
+        before = measure_costs(work, example)
+        plan = self._plan(context)
+        notes: list[str] = list(groups.notes)
+
+        # Step 0: NNI scores the unpruned model; the final per-group counts follow from them.
+        masks = self._masks(work, groups.members, level, context, plan)
+        final = self._final_counts(level, groups, channels, masks, before, round_to, notes)
+
+        steps = opts.iterative_steps
+        stats = {"groups": 0, "coupled_groups": 0, "channels_disagreed": 0, "votes_overridden": 0}
+        step_records: list[PruneRecord] = []
+        steps_run = 0
+        for step in range(1, steps + 1):
+            if step > 1:
+                groups = build_groups(work, family, opts.scope, example)
+                current = {k: v.channels for k, v in groups.views.items()}
+                planned = levels.interpolate_counts(channels, final, step, steps)
+                goal = {k: min(current[k], n) for k, n in planned.items() if k in current}
+                ratio = 1.0 - sum(goal.values()) / max(1, sum(current.values()))
+                masks = self._masks(work, groups.members, max(0.0, ratio), context, plan)
+            else:
+                goal = levels.interpolate_counts(channels, final, step, steps)
+            steps_run += masks.steps_run
+            res = _resolve(groups.members, masks, goal)
+            for key in stats:
+                stats[key] += getattr(res, key)
+            result = prune_by_indices(work, family, res.keep, example_inputs=example, scope=opts.scope,
+                                      inplace=True)
+            step_records.append(result.record)
+        record = self._record(level, before, step_records, notes, final, masks, stats, steps_run, round_to)
+        if opts.target != "channels":
+            achieved = record.params_reduction if opts.target == "params" else record.flops_reduction
+            record.extra["achieved_target"] = achieved
+            if abs(achieved - level) > opts.tolerance:
+                msg = (f"matched {opts.target}: achieved reduction {achieved:.4f} misses level {level} by more "
+                       f"than {opts.tolerance} (channel counts are discrete)")
+                record.notes.append(msg)
+                warnings.warn(msg, PruningWarning, stacklevel=2)
+        return PruneResult(model=work, record=record)
+
+    # ----------------------------------------------------------------------------------------------
+
+    def _masks(self, model: nn.Module, members: Mapping[str, list[str]], ratio: float, context: PruneContext,
+               plan: Any) -> Any:
+        from prunebench_nni._masks import compute_masks
+
+        conv_names = [name for names in members.values() for name in names]
+        ctx = copy.copy(context)
+        ctx.device = _device_of(model)
+        ctx.example_inputs = context.example_inputs.to(ctx.device)
+        return compute_masks(model, conv_names, ratio, self.method, ctx, plan, what=self.name)
+
+    def _final_counts(self, level: float, groups: Any, channels: dict[str, int], masks: Any, before: Any,
+                      round_to: int | None, notes: list[str]) -> dict[str, int]:
+        from prunebench.pruning import levels
+        from prunebench.pruning.engine import _predict, _search, _warn
+        from prunebench.pruning.importance import normalise
+        from prunebench_nni._resolve import combined_importance
+
+        opts = self.options
+        ranked = {key: normalise(combined_importance(names, masks.scores, channels[key]).float())
+                  for key, names in groups.members.items()}
+
+        def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
+            kw: dict[str, Any] = {"rounding": opts.rounding, "round_to": rt,
+                                  "max_level_per_layer": opts.max_level_per_layer}
+            if opts.global_pruning:
+                return levels.global_counts(ranked, ratio, **kw)
+            return levels.local_counts(channels, ratio, **kw)
+
+        def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
+            return _predict(before, groups, channels, counts)
+
+        if opts.target == "channels":
+            final = counts_for(level)
+            if round_to:
+                exact = counts_for(level, None)
+                g_exact, g_round = cost_of(exact)[1], cost_of(final)[1]
+                unpruned = [k for k in final if final[k] == channels[k] and exact[k] < channels[k]]
+                if unpruned:
+                    notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (no more than "
+                                 f"{round_to} channels): {', '.join(unpruned)}")
+                if g_round > g_exact:
+                    _warn(notes, f"round_to={round_to} raised GFLOPs from {g_exact:.3f} (exact counts) to "
+                                 f"{g_round:.3f} at level {level}")
+            return final
+        base = before.params if opts.target == "params" else before.gflops
+        return _search(level, opts.target, base, opts.tolerance, counts_for, cost_of, channels, opts.scope, notes)
+
+    def _record(self, level: float, before: Any, steps: list[PruneRecord], notes: list[str],
+                final: dict[str, int], masks: Any, stats: dict[str, int], steps_run: int,
+                round_to: int | None) -> PruneRecord:
+        from prunebench_nni._nni import nni_version
+        from prunebench_nni._resolve import RULE
+
+        opts = self.options
+        first, last = steps[0], steps[-1]
+        removed: dict[str, int] = {}
+        for rec in steps:
+            for conv, n in rec.removed.items():
+                removed[conv] = removed.get(conv, 0) + n
+        for rec in steps:
+            notes.extend(n for n in rec.notes if n not in notes)
+        notes.append(
+            f"NNI {masks.nni_class} masks, resolved per coupled group by the rule {RULE.split(':')[0]!r}: "
+            f"{stats['channels_disagreed']} channel(s) disagreed inside {stats['coupled_groups']} coupled "
+            f"group(s) and {stats['votes_overridden']} NNI keep/remove decision(s) were overridden"
+            + (f" over {len(steps)} iterative steps" if len(steps) > 1 else ""))
+        nni_info: dict[str, Any] = {
+            "class": masks.nni_class,
+            "version": nni_version(),
+            "sparse_ratio": float(level),
+            "rule": RULE,
+            **stats,
+        }
+        if steps_run:
+            nni_info["training_steps_run"] = steps_run
+        extra: dict[str, Any] = {
+            "criterion": f"nni-{self.method}",
+            "round_to": round_to,
+            "global_pruning": opts.global_pruning,
+            "iterative_steps": opts.iterative_steps,
+            "group_keep": dict(final),
+            "gflops_imgsz": 640,
+            "options": opts.model_dump(mode="json", by_alias=True),
+            "nni": nni_info,
+        }
+        return PruneRecord(
+            pruner=self.name, level=float(level), target=opts.target, scope=opts.scope,
+            params_before=before.params, params_after=last.params_after,
+            gflops_before=before.gflops, gflops_after=last.gflops_after,
+            channels_before=first.channels_before, channels_after=last.channels_after,
+            removed=removed, notes=notes, extra=extra,
+        )
+
+
+def _resolve(members: Mapping[str, list[str]], masks: Any, counts: Mapping[str, int]) -> Any:
+    from prunebench_nni._resolve import resolve_groups
+
+    return resolve_groups(members, masks.votes, masks.scores, counts)
+
+
+class NNIL1Pruner(NNIPruner):
+    name = "nni-l1"
+    description = "NNI 3.0 L1NormPruner masks (filter L1 norm, Li et al. 2017); channels physically removed."
+    method = "l1"
+
+
+class NNIL2Pruner(NNIPruner):
+    name = "nni-l2"
+    description = "NNI 3.0 L2NormPruner masks (filter L2 norm); channels physically removed."
+    method = "l2"
+
+
+class NNIFPGMPruner(NNIPruner):
+    name = "nni-fpgm"
+    description = "NNI 3.0 FPGMPruner masks (geometric median, He et al. 2019); channels physically removed."
+    method = "fpgm"
+
+
+class _DataDrivenPruner(NNIPruner):
+    Options = _DataDrivenOptions  # type: ignore[assignment]
+    options: _DataDrivenOptions
+
+    def _plan(self, context: PruneContext) -> Any:
+        from prunebench_nni._masks import TrainingPlan
+
+        opts = self.options
+        steps = opts.training_steps
+        if opts.training_epochs is not None:
+            try:
+                n = len(context.calibration)  # type: ignore[arg-type]
+            except TypeError:
+                raise UsageError(
+                    f"{self.name}: training_epochs={opts.training_epochs} needs a calibration with a length, "
+                    f"but got {type(context.calibration).__name__}.",
+                    hint="Use training_steps instead, or pass a list or a DataLoader as calibration.") from None
+            steps = max(1, opts.training_epochs * n)
+        return TrainingPlan(steps=steps, lr=opts.lr, regular_scale=getattr(opts, "regular_scale", 1.0))
+
+
+class NNITaylorPruner(_DataDrivenPruner):
+    name = "nni-taylor"
+    description = ("NNI 3.0 TaylorPruner masks: first-order Taylor importance (Molchanov et al. 2019) summed "
+                   "over training steps on calibration batches; channels physically removed.")
+    method = "taylor"
+
+
+class _SlimOptions(_DataDrivenOptions):
+    regular_scale: float = Field(
+        1.0, ge=0.0, le=1000.0,
+        description="NNI's L1 penalty weight on its own per-channel scale factors (SlimPruner regular_scale).",
+    )
+
+
+class NNISlimPruner(_DataDrivenPruner):
+    name = "nni-slim"
+    description = ("NNI 3.0 SlimPruner masks: NNI learns its own per-channel scale factors with an L1 penalty "
+                   "during a short training (not prunebench's bn-scale on BatchNorm gammas).")
+    method = "slim"
+    Options = _SlimOptions  # type: ignore[assignment]
+    options: _SlimOptions
+
+
+PRUNERS: tuple[type[NNIPruner], ...] = (NNIL1Pruner, NNIL2Pruner, NNIFPGMPruner, NNISlimPruner, NNITaylorPruner)
