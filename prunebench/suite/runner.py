@@ -159,6 +159,8 @@ class _Driver:
         self.store.finish_stage(stage, result, None, self.run_id)
         self.computed += 1
         self.done.add(stage.key)
+        cell = self._cell_for(stage)
+        self.progress.update(self.stage_task, description=f"{cell.key if cell else stage.label} · {stage.kind} done")
         if stage.key not in self.live_epochs:  # ray: the epochs are reported once the stage is back
             for i, row in enumerate(result.get("history") or []):
                 self.cat.hook.epoch_finished(cell=self._cell_for(stage), stage=stage.kind,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,9 +35,14 @@ def import_ray() -> Any:
     return ray
 
 
-def _stage_task(run_stage: Any, stage: Any, dep_keys: list[str], *dep_results: Any) -> tuple[str, Any]:
+def _stage_task(run_stage: Any, driver_path: list[str], stage: Any, dep_keys: list[str],
+                *dep_results: Any) -> tuple[str, Any]:
     """The body of one Ray task. Never raises: returns ``(status, payload)`` so dependents can skip."""
     import ray
+
+    for p in driver_path:  # plugin modules a spec names from the driver's path (same machine)
+        if p not in sys.path and os.path.isdir(p):
+            sys.path.append(p)
 
     deps: dict[str, Any] = {}
     for key, (status, payload) in zip(dep_keys, dep_results):
@@ -79,13 +86,14 @@ def run_ray(stages: Sequence[Any], run_stage: Callable[[Any, dict[str, Any]], An
         by_key = {s.key: s for s in order}
         task = ray.remote(_stage_task)
         runner_ref = ray.put(run_stage)
+        driver_path = [p for p in sys.path if p]
         refs: dict[str, Any] = {}
         pending: dict[Any, Any] = {}
         for stage in order:
             dep_keys = [d for d in stage.deps if d in refs]
             gpus = gpus_per_cell if stage.kind != "data" else 0.0
             ref = task.options(num_cpus=cpus_per_task, num_gpus=gpus, max_retries=0).remote(
-                runner_ref, stage, dep_keys, *[refs[d] for d in dep_keys])
+                runner_ref, driver_path, stage, dep_keys, *[refs[d] for d in dep_keys])
             refs[stage.key] = ref
             pending[ref] = stage
         while pending:
