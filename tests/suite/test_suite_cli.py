@@ -1,0 +1,61 @@
+"""``prunebench run`` and ``prunebench validate``: the plan table, cached marks and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prunebench.cli import main
+from prunebench.suite.runner import clear_run_dir, default_spec_path
+
+
+def test_validate_prints_the_plan(write_spec: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(pruners=[{"name": "l1", "levels": [0.3, 0.6]}], seeds=[0, 1])
+    assert main(["validate", str(spec), "--stages"]) == 0
+    out = capsys.readouterr().out
+    assert "spec OK - 6 cells, 10 stages" in out
+    for cell in ("yolov5n/baseline/s0", "yolov5n/l1/0.3/s1", "yolov5n/l1/0.6/s0"):
+        assert cell in out
+    assert "0 of 10 cached" in out
+    assert "finetune-" in out
+
+
+def test_validate_and_run_refuse_a_bad_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodels: [yolov5n]\npruners:\n  - name: l1\n    levels: [1.5]\n", encoding="utf-8")
+    assert main(["validate", str(bad)]) == 2
+    assert "pruners.0.levels.0" in capsys.readouterr().err
+    assert main(["run", str(bad), "--no-progress"]) == 2
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_unknown_executor_is_a_usage_error(write_spec: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(write_spec()), "--executor", "rey", "--no-progress"]) == 2
+    assert "Did you mean 'ray'" in capsys.readouterr().err
+
+
+def test_the_embedded_quick_spec_is_valid_and_equals_the_shipped_one(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert default_spec_path().read_text() == (root / "specs" / "tea-bud-quick.yaml").read_text()
+    assert main(["validate", str(default_spec_path())]) == 0
+    assert "12 cells" in capsys.readouterr().out
+    assert main(["validate", str(root / "specs" / "tea-bud.yaml")]) in (0, 2)  # 2 without prunebench-nni
+
+
+def test_fresh_refuses_a_folder_that_is_not_a_run_folder(tmp_path: Path) -> None:
+    from prunebench.errors import UsageError
+
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(UsageError, match="not empty and holds no prunebench results"):
+        clear_run_dir(tmp_path)
+    assert (tmp_path / "precious.txt").exists()
+    run = tmp_path / "run"
+    (run / "stages" / "train-x").mkdir(parents=True)
+    (run / "results.sqlite").write_bytes(b"")
+    (run / "report.md").write_text("kept")
+    clear_run_dir(run)
+    assert not (run / "stages").exists()
+    assert not (run / "results.sqlite").exists()
+    assert (run / "report.md").exists()
