@@ -46,6 +46,31 @@ class TableData:
     rows: list[list[str]]
     styles: list[str] = field(default_factory=list)  # rich style per row ("" for none)
     caption: str = ""
+    #: per column: "id" (kept in every part), "accuracy", "cost" or "note"; empty for untyped tables
+    groups: list[str] = field(default_factory=list)
+
+    def width(self) -> int:
+        """Characters needed to show every cell on one line (with rich's borders and padding)."""
+        cols = [max([len(h), *(len(r[i]) for r in self.rows)]) for i, h in enumerate(self.headers)]
+        return sum(cols) + 3 * len(cols) + 1
+
+    def split(self) -> list[TableData]:
+        """Two narrower tables: accuracy (+ notes) and cost/speed, each with the id columns."""
+        if not self.groups:
+            return [self]
+        parts = []
+        notes = []
+        if "note" in self.groups:
+            j = self.groups.index("note")
+            notes = [f"{r[0]} {r[1]}: {r[j]}" for r in self.rows if r[j]]
+        for name, keep in (("accuracy", {"id", "accuracy"}), ("cost and speed", {"id", "cost"})):
+            idx = [i for i, g in enumerate(self.groups) if g in keep]
+            caption = "Notes: " + "; ".join(notes) if name == "accuracy" and notes else ""
+            parts.append(TableData(title=f"{self.title}: {name}", headers=[self.headers[i] for i in idx],
+                                   rows=[[r[i] for i in idx] for r in self.rows], styles=list(self.styles),
+                                   caption=self.caption if name != "accuracy" else caption,
+                                   groups=[self.groups[i] for i in idx]))
+        return parts
 
 
 def format_stat(stat: Stat | None, fmt: str) -> str:
@@ -89,11 +114,15 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
         has_notes = any(r.note for r in mrows)
         headers = ["Pruner", "Level", *(infos[m]["label"] for m in columns),
                    *(label for _m, _h, label in RETENTION.values())]
+        groups = ["id", "id", *("accuracy" if infos[m]["kind"] == "accuracy" else "cost" for m in columns),
+                  *("accuracy" if RETENTION[n][0].startswith("map") else "cost" for n in RETENTION)]
         if several_seeds:
             headers.insert(2, "Seeds")
+            groups.insert(2, "id")
         if has_notes:
             headers.append("Note")
-        data = TableData(title=model, headers=headers, rows=[], styles=[])
+            groups.append("note")
+        data = TableData(title=model, headers=headers, rows=[], styles=[], groups=groups)
         for r in mrows:
             cells = [r.label, _level(r)]
             if several_seeds:
@@ -149,6 +178,10 @@ def failed_cells_table(results: Results) -> TableData | None:
     return data
 
 
+_TEXT_HEADERS = ("Note", "Best", "Runner-up", "Ties", "Error", "Model", "Cell", "Key", "Value")
+_ID_HEADERS = ("Pruner", "Level", "Seeds", "Model", "Cell", "Best")
+
+
 def rich_table(data: TableData) -> Any:
     """A :class:`rich.table.Table` of ``data`` (numbers right-aligned)."""
     from rich.table import Table
@@ -156,19 +189,31 @@ def rich_table(data: TableData) -> Any:
     table = Table(title=data.title, title_justify="left", caption=data.caption or None,
                   caption_justify="left", header_style="bold")
     for i, h in enumerate(data.headers):
-        numeric = i >= 2 and h not in ("Note", "Best", "Runner-up", "Ties", "Error", "Model")
-        table.add_column(h, justify="right" if numeric else "left",
-                         overflow="fold", no_wrap=numeric)
+        numeric = i >= 2 and h not in _TEXT_HEADERS
+        ident = h in _ID_HEADERS
+        if ident:
+            width: int | None = max([len(h), *(len(r[i]) for r in data.rows)])
+        elif numeric:  # never break a number: only the "± std" part may go to a second line
+            width = max([0, *(len(r[i].split(" ± ")[0]) for r in data.rows)])
+        else:
+            width = 20 if h in ("Note", "Error") else None
+        table.add_column(h, justify="right" if numeric else "left", overflow="fold", no_wrap=ident,
+                         min_width=width)
     for cells, style in zip(data.rows, data.styles or [""] * len(data.rows)):
         table.add_row(*cells, style=style or None)
     return table
 
 
 def print_tables(results: Results, console: Any) -> None:
-    """Print every model's table, the best-pruner summary and the failed cells to a rich console."""
+    """Print every model's table, the best-pruner summary and the failed cells to a rich console.
+
+    A table wider than the console is printed as two: accuracy, then cost and speed.
+    """
     rows = summarize(results)
     for data in model_tables(results, rows):
-        console.print(rich_table(data))
+        parts = [data] if data.width() <= console.width else data.split()
+        for part in parts:
+            console.print(rich_table(part))
     best = best_pruner_table(results, rows)
     if best is not None:
         console.print(rich_table(best))

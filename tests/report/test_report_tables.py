@@ -137,3 +137,19 @@ def test_short_error():
     assert short_error("Traceback\n  x\nKeyError: 'a'") == "KeyError: 'a'"
     assert short_error(None) == "unknown error"
     assert len(short_error("E" * 500, 30)) == 30
+
+
+def test_narrow_console_splits_tables_and_keeps_numbers_whole(fake_results, failed_key):
+    console = Console(record=True, width=100)
+    print_tables(fake_results, console)
+    text = console.export_text()
+    assert "yolov5n: accuracy" in text
+    assert "yolov5n: cost and speed" in text
+    assert "1,760,518" in text  # a number is never broken over two lines
+    assert "Notes: bn-scale 0.9: 1/2 seeds failed: RuntimeError" in text
+    wide = model_tables(fake_results)[1]
+    acc, cost = wide.split()
+    assert acc.headers[:3] == cost.headers[:3] == ["Pruner", "Level", "Seeds"]
+    assert "mAP50" in acc.headers
+    assert "Latency ms" in cost.headers
+    assert "Note" not in acc.headers + cost.headers
