@@ -205,6 +205,9 @@ class DetectionMetrics:
     #: px (1000), p_curve / r_curve / f1_curve ([nc][1000] against confidence), pr_recall (= px),
     #: pr_precision ([nc][1000] at IoU 0.5), names (row labels), conf (confidence of the reported P/R)
     curves: dict[str, Any] = field(default_factory=dict)
+    #: per image ``(detections [n, 6], labels [m, 5])`` when DetectionStats kept them (for COCO scoring);
+    #: not part of :meth:`to_dict`
+    images: list[tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def fitness(self) -> float:
@@ -333,4 +336,5 @@ class DetectionStats:
         return DetectionMetrics(
             precision=mp, recall=mr, f1=mf1, map50=map50, map50_95=map50_95, per_class=per_class, nc=nc,
             n_images=self.n_images, n_labels=int(target_cls.shape[0]), curves=curves,
+            images=self.images if self.keep_images else None,
         )
