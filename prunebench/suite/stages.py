@@ -6,6 +6,7 @@ so the same function runs in the driver (``local``) or in a Ray worker (``ray``)
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import time
@@ -230,11 +231,15 @@ def _sparsity(ctx: _Ctx) -> dict[str, Any]:
     model, _ = ctx.load_upstream_model(family)
     ref = ctx.stage.inputs["pruner"]
     pruner = ctx.cat.pruners.get(ref["name"])(ref["options"])
-    before = bn_gammas(model)
-    reg = pruner.regularizer(model)
+    scope = getattr(pruner.options, "scope", None)
+    before = bn_gammas(model, scope, family)
+    if "family" in inspect.signature(pruner.regularizer).parameters:  # scope-aware regularisers
+        reg = pruner.regularizer(model, family=family)
+    else:
+        reg = pruner.regularizer(model)
     res = ctx.train(model, family, ctx.stage.inputs["budget"], "sparsity", [reg] if reg is not None else [])
     trained = res.pop("model")
-    res["gammas"] = {"before": before, "after": bn_gammas(trained)}
+    res["gammas"] = {"before": before, "after": bn_gammas(trained, scope, family)}
     res["files"] = {"weights": res["weights"]}
     return res
 
