@@ -15,10 +15,10 @@ def test_validate_prints_the_plan(write_spec: Any, capsys: pytest.CaptureFixture
     spec = write_spec(pruners=[{"name": "l1", "levels": [0.3, 0.6]}], seeds=[0, 1])
     assert main(["validate", str(spec), "--stages"]) == 0
     out = capsys.readouterr().out
-    assert "spec OK - 6 cells, 10 stages" in out
+    assert "spec OK - 6 cells, 17 stages" in out
     for cell in ("yolov5n/baseline/s0", "yolov5n/l1/0.3/s1", "yolov5n/l1/0.6/s0"):
         assert cell in out
-    assert "0 of 10 cached" in out
+    assert "0 of 17 cached" in out
     assert "finetune-" in out
 
 
