@@ -11,6 +11,7 @@ import copy
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -155,10 +156,12 @@ def onnx_available() -> bool:
 def _export_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
     export: Callable[..., Any] = torch.onnx.export
     kwargs: dict[str, Any] = {"input_names": ["images"], "opset_version": 17}
-    try:
-        export(model, (x,), str(path), dynamo=False, **kwargs)
-    except TypeError:  # older torch without the dynamo argument
-        export(model, (x,), str(path), **kwargs)
+    with warnings.catch_warnings():  # the TorchScript exporter needs no onnxscript; silence its deprecation note
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            export(model, (x,), str(path), dynamo=False, **kwargs)
+        except TypeError:  # older torch without the dynamo argument
+            export(model, (x,), str(path), **kwargs)
 
 
 def measure_onnx_latency(
