@@ -45,6 +45,9 @@ for _dt in ("float16", "float32", "float64", "bfloat16", "int8", "uint8", "int16
     _SAFE_GLOBALS[("torch", _dt)] = getattr(torch, _dt)
 
 
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+
 class _Inert:
     """Stand-in for a pickled class (a YOLOv5 or torch.nn module): it only stores its state."""
 
@@ -90,6 +93,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     source: str = "<checkpoint>"
 
     def find_class(self, module: str, name: str) -> Any:
+        module = _PY2_MODULES.get(module, module)  # protocol-2 pickles name Python 2 modules
         if (module, name) in _SAFE_GLOBALS:
             return _SAFE_GLOBALS[(module, name)]
         if module == "copyreg" and name == "_reconstructor":
@@ -229,7 +233,8 @@ def read_checkpoint(path: str | Path) -> CheckpointInfo:
     else:
         raise UsageError(f"{path}: not a recognised checkpoint (got a {type(obj).__name__}).",
                          hint="Expected a prunebench checkpoint, an official YOLOv5 .pt or a state_dict.")
-    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()
+          if isinstance(v, torch.Tensor) and not k.endswith(".anchor_grid")}  # v5.0 kept anchor_grid
     nc = _nc_from_state_dict(sd)
     info["nc"] = nc
     info["names"] = _names_list(info["names"], nc)
