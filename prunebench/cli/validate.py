@@ -54,7 +54,8 @@ def handle(args: argparse.Namespace) -> int:
     console.print(f"[bold]{spec.name}[/]: spec OK - {len(plan.cells)} cells, {len(plan.stages)} stages; "
                   f"run folder {run_dir}")
     table = Table(title="plan (✓ cached, · to run, ✗ failed before)")
-    for col in ("cell", "model", "pruner", "level", "seed"):
+    table.add_column("cell", overflow="fold")
+    for col in ("model", "pruner", "level", "seed"):
         table.add_column(col)
     for kind in STAGE_KINDS:
         table.add_column(kind, justify="center")
@@ -71,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.stages:
         st = Table(title="stages")
         for col in ("key", "kind", "label", "depends on", "status"):
-            st.add_column(col)
+            st.add_column(col, overflow="fold")
         for s in plan.stage_list():
             st.add_row(s.key, s.kind, s.label, ", ".join(s.deps) or "—", status.get(s.key, "not run"))
         console.print(st)

@@ -11,7 +11,9 @@ from prunebench.cli import main
 from prunebench.suite.runner import clear_run_dir, default_spec_path
 
 
-def test_validate_prints_the_plan(write_spec: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_prints_the_plan(write_spec: Any, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
     spec = write_spec(pruners=[{"name": "l1", "levels": [0.3, 0.6]}], seeds=[0, 1])
     assert main(["validate", str(spec), "--stages"]) == 0
     out = capsys.readouterr().out
