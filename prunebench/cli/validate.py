@@ -53,16 +53,14 @@ def handle(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     console.print(f"[bold]{spec.name}[/]: spec OK - {len(plan.cells)} cells, {len(plan.stages)} stages; "
                   f"run folder {run_dir}")
-    table = Table(title="plan (✓ cached, · to run, ✗ failed before)")
-    table.add_column("cell", overflow="fold")
-    for col in ("model", "pruner", "level", "seed"):
-        table.add_column(col)
+    table = Table(title="plan: cells (model/pruner/level/seed) and their stages (✓ cached, · to run, ✗ failed before)")
+    table.add_column("cell", overflow="fold", min_width=20)
     for kind in STAGE_KINDS:
         table.add_column(kind, justify="center")
     marks = {"done": "[green]✓[/]", "failed": "[red]✗[/]"}
     for cell in plan.cells:
         by_kind = {plan.stages[k].kind: k for k in cell.stages}
-        row = [cell.key, cell.model, cell.pruner or "—", f"{cell.level:g}", str(cell.seed)]
+        row = [cell.key]
         row += [marks.get(status.get(by_kind[k], ""), "·") if k in by_kind else "" for k in STAGE_KINDS]
         table.add_row(*row)
     console.print(table)
