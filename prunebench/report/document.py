@@ -28,6 +28,10 @@ class Block:
     lang: str = ""
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def spec_yaml(results: Results) -> str:
     """The spec as the user wrote it (``spec_text``), else the stored mapping dumped as YAML."""
     if results.spec_text and results.spec_text.strip():
@@ -63,9 +67,10 @@ def build_document(results: Results, plot_dir: Path, *, link_prefix: str = "plot
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc = [
         Block("heading", f"{results.name}: pruning benchmark report", level=1),
-        Block("text", f"{len(cells)} cells ({done} done, {failed} failed) over {len(results.models)} models "
-                      f"({', '.join(results.models)}), {len(results.pruners)} pruners "
-                      f"({', '.join(results.pruners) or 'none'}) and seeds {', '.join(map(str, results.seeds))}. "
+        Block("text", f"{_n(len(cells), 'cell')} ({done} done, {failed} failed) over "
+                      f"{_n(len(results.models), 'model')} ({', '.join(results.models)}), "
+                      f"{_n(len(results.pruners), 'pruner')} ({', '.join(results.pruners) or 'none'}) and "
+                      f"{_n(len(results.seeds), 'seed')} ({', '.join(map(str, results.seeds))}). "
                       f"Drawn from the results store in `{results.run_dir}` on {now}; redraw with "
                       f"`prunebench report {results.run_dir}`."),
         Block("heading", "Findings"),

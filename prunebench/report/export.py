@@ -109,7 +109,7 @@ def write_csv(results: Results, path: str | Path) -> Path:
     """Write results.csv (one row per cell: cell columns, every metric, prune-record summary)."""
     import io
 
-    metrics = metric_columns(results)
+    metrics = metric_columns(results, auxiliary=True)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*CSV_CELL_COLUMNS, *metrics, *CSV_PRUNE_COLUMNS])

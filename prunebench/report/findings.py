@@ -12,6 +12,11 @@ from prunebench.suite.results import Results
 __all__ = ["findings"]
 
 
+def _decimals(fmt: str) -> int:
+    digits = "".join(ch for ch in fmt.rsplit(".", maxsplit=1)[-1] if ch.isdigit()) if "." in fmt else ""
+    return int(digits) if digits else 3
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
 
@@ -31,6 +36,8 @@ def _trend(results: Results, rows: Sequence[Row], model: str, pruner: str, metri
     seq = [base.mean(metric), *(v for v in vals if v is not None)]
     if len(seq) < 2:
         verdict = "no pruned result to compare"
+    elif max(seq) - min(seq) < 10 ** -_decimals(fmt):
+        verdict = "does not change with the level"
     elif all(b <= a for a, b in itertools.pairwise(seq)):
         verdict = "falls steadily with the level"
     elif all(b >= a for a, b in itertools.pairwise(seq)):
@@ -100,8 +107,9 @@ def _speed(rows: Sequence[Row], results: Results) -> list[str]:
                 if g is None or s is None or s.mean is None:
                     continue
                 ideal = base.mean("gflops") / g if g else float("nan")
+                odd = " (more than the GFLOPs ratio allows: noisy timing?)" if s.mean > 1.25 * ideal else ""
                 parts.append(f"{r.level:g}: GFLOPs -{_pct(1 - g / base.mean('gflops'))} (ideal {ideal:.2f}x), "
-                             f"measured {s.mean:.2f}x")
+                             f"measured {s.mean:.2f}x{odd}")
             if parts:
                 out.append(f"{model}, {pruner}: " + "; ".join(parts) + ".")
     if out:

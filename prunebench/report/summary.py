@@ -38,7 +38,8 @@ METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
     "gflops": {"unit": "GFLOPs", "higher_is_better": False, "kind": "complexity", "fmt": ".2f",
                "label": "GFLOPs", "axis": "GFLOPs (2 x MACs)", "description": "2 x MACs of one forward pass"},
     "size_mb": {"unit": "MB", "higher_is_better": False, "kind": "complexity", "fmt": ".2f",
-                "label": "Size MB", "axis": "Model file size (MB)", "description": "size of the saved weights file"},
+                "label": "Size {unit}", "axis": "Model file size ({unit})",
+                "description": "size of the saved weights file"},
     "latency_ms": {"unit": "ms", "higher_is_better": False, "kind": "speed", "fmt": ".2f",
                    "label": "Latency ms", "axis": "Latency (ms, batch 1)",
                    "description": "median batch-1 latency of the fused model"},
@@ -171,21 +172,27 @@ def metric_info(results: Results, name: str) -> dict[str, Any]:
             "description": ""}
     info.update(METRIC_DEFAULTS.get(name, {}))
     info.update({k: v for k, v in (results.metric_info or {}).get(name, {}).items() if v is not None})
+    for key in ("label", "axis"):
+        if isinstance(info.get(key), str) and "{unit}" in info[key]:
+            info[key] = info[key].replace("{unit}", str(info["unit"] or "")).strip()
     if name not in METRIC_DEFAULTS and info["label"] == name and info["unit"]:
         info["label"] = f"{name} ({info['unit']})"
     return info
 
 
-def metric_columns(results: Results) -> list[str]:
-    """The seed's columns first, then every other metric the store holds (in first-seen order)."""
-    extra: dict[str, None] = {}
-    for c in results.cells:
-        for k in c.metrics:
-            if k not in DEFAULT_METRICS:
-                extra[k] = None
-    for k in results.metric_info or {}:
-        if k not in DEFAULT_METRICS:
-            extra[k] = None
+def metric_columns(results: Results, *, auxiliary: bool = False) -> list[str]:
+    """The seed's columns first, then every other metric of the run.
+
+    Without ``auxiliary`` only registered metrics (those in ``metric_info``) are added; with it, every
+    figure any cell stored (auxiliary figures such as ``latency_p90_ms`` or ``latency_threads``), as the
+    JSON/CSV exports want.
+    """
+    extra: dict[str, None] = {k: None for k in results.metric_info or {} if k not in DEFAULT_METRICS}
+    if auxiliary:
+        for c in results.cells:
+            for k in c.metrics:
+                if k not in DEFAULT_METRICS:
+                    extra[k] = None
     return [*DEFAULT_METRICS, *extra]
 
 
@@ -286,9 +293,12 @@ def latency_setting(results: Results) -> str:
     for m in spec.get("metrics") or []:  # the latency metric's own options win
         if isinstance(m, dict) and m.get("name") == "latency_ms" and isinstance(m.get("options"), dict):
             lat = {**m["options"], **lat}
+    measured = next((c.metrics for c in results.cells if c.status == "done" and "latency_ms" in c.metrics), {})
     device = pick("device", "latency_device")
-    threads = pick("threads", "num_threads", "torch_threads", "latency_threads")
-    imgsz = pick("imgsz", "latency_imgsz")
+    threads = measured.get("latency_threads") or pick("threads", "num_threads", "torch_threads",
+                                                      "latency_threads")
+    imgsz = measured.get("latency_imgsz") or pick("imgsz", "latency_imgsz")
+    batch = measured.get("latency_batch") or 1
     if imgsz is None:
         for section in ("latency", "evaluate", "finetune", "train"):
             sec = spec.get(section)
@@ -296,7 +306,9 @@ def latency_setting(results: Results) -> str:
                 imgsz = sec["imgsz"]
                 break
     parts = [str(device) if device else "device not recorded"]
-    parts.append(f"{threads} threads" if threads else "threads not recorded")
-    parts.append(f"imgsz {imgsz}" if imgsz else "imgsz not recorded")
-    parts.append("batch 1")
+    parts.append(f"{threads:g} threads" if isinstance(threads, int | float) else
+                 f"{threads} threads" if threads else "threads not recorded")
+    parts.append(f"imgsz {imgsz:g}" if isinstance(imgsz, int | float) else
+                 f"imgsz {imgsz}" if imgsz else "imgsz not recorded")
+    parts.append(f"batch {batch:g}" if isinstance(batch, int | float) else f"batch {batch}")
     return ", ".join(parts)

@@ -51,7 +51,8 @@ def make_results(run_dir: Path) -> Results:
         for seed in SEEDS:
             m = {"params": float(params), "gflops": gflops, "size_mb": size, "latency_ms": lat + seed * 0.5,
                  "precision": 0.72 + 0.01 * seed, "recall": 0.64 - 0.01 * seed, "f1": 0.68,
-                 "map50": map50 + 0.01 * seed, "map50_95": map5095 + 0.005 * seed, "fps": 1000 / (lat + seed * 0.5)}
+                 "map50": map50 + 0.01 * seed, "map50_95": map5095 + 0.005 * seed, "fps": 1000 / (lat + seed * 0.5),
+                 "latency_p90_ms": lat * 1.1, "latency_threads": 2.0, "latency_imgsz": 128.0}
             cells.append(CellResult(key=f"{model}/baseline/s{seed}", model=model, pruner=None, level=0.0,
                                     seed=seed, status="done", metrics=m,
                                     history={"train": _history(12, 0.1)}, curves=_curves(map50, rng),

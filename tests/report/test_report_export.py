@@ -48,6 +48,7 @@ def test_results_csv_columns(fake_results, tmp_path, failed_key):
     assert header[: len(CSV_CELL_COLUMNS)] == list(CSV_CELL_COLUMNS)
     assert header[len(CSV_CELL_COLUMNS): len(CSV_CELL_COLUMNS) + len(DEFAULT_METRICS)] == list(DEFAULT_METRICS)
     assert "fps" in header
+    assert "latency_p90_ms" in header  # auxiliary figures are exported, not shown in the tables
     assert header[-len(CSV_PRUNE_COLUMNS):] == list(CSV_PRUNE_COLUMNS)
     assert len(rows) == len(fake_results.cells)
     row = next(r for r in rows if r["key"] == "yolov5s/l1/0.3/s0")

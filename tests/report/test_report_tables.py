@@ -33,6 +33,7 @@ def test_one_table_per_model_with_baseline_first(fake_results):
         for h in ("Params", "GFLOPs", "Size MB", "Latency ms", "P", "R", "F1", "mAP50", "mAP50-95",
                   "mAP50 kept %", "Speed-up x", "fps (img/s)"):
             assert h in t.headers
+        assert not any("latency_p90" in h for h in t.headers)  # auxiliary figure, not a registered metric
 
 
 def test_mean_and_std_over_seeds(fake_results):
