@@ -215,25 +215,20 @@ def _row_cumsum(mask: np.ndarray) -> np.ndarray:
     return np.cumsum(padded.ravel(), dtype=dtype).reshape(rows, n + 1)
 
 
-def _pair_ious(db: np.ndarray, gb: np.ndarray, crowd: np.ndarray) -> np.ndarray:
-    """maskApi's bbIou for aligned pairs of [x, y, w, h] boxes (union = detection area for crowds)."""
-    dx, dy, dw, dh = db.T
-    gx, gy, gw, gh = gb.T
-    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
-    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
-    inter = w * h
-    da = dw * dh
-    union = np.where(crowd, da, da + gw * gh - inter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / union
-    return np.where((w > 0) & (h > 0), iou, 0.0)
-
-
 def _candidate_pairs(
     d_blk: np.ndarray, d_box: np.ndarray, g_blk: np.ndarray, g_box: np.ndarray, g_crowd: np.ndarray,
     thr: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (detection, gt) pairs of the same block with IoU >= thr (gts sorted by block)."""
+    """All (detection, gt) pairs of the same block with IoU >= thr (gts sorted by block).
+
+    IoU is maskApi's bbIou, operation for operation: ``w = min(dx+dw, gx+gw) - max(dx, gx)`` (likewise
+    ``h``), zero unless both are positive, ``inter / (da + ga - inter)`` or ``inter / da`` for crowds.
+    Pairs whose boxes do not overlap horizontally are dropped before the rest is computed.
+    """
+    dx, dy, dw, dh = (np.ascontiguousarray(c) for c in d_box.T)
+    gx, gy, gw, gh = (np.ascontiguousarray(c) for c in g_box.T)
+    dx2, dy2, da = dw + dx, dh + dy, dw * dh
+    gx2, gy2, ga = gw + gx, gh + gy, gw * gh
     gs = np.searchsorted(g_blk, d_blk, "left")
     counts = np.searchsorted(g_blk, d_blk, "right") - gs
     ends = np.cumsum(counts)
@@ -241,15 +236,21 @@ def _candidate_pairs(
     lo = 0
     while lo < len(d_blk):
         base = ends[lo - 1] if lo else 0
-        hi = int(np.searchsorted(ends, base + _PAIR_CHUNK, "right"))
-        hi = max(hi, lo + 1)
+        hi = max(int(np.searchsorted(ends, base + _PAIR_CHUNK, "right")), lo + 1)
         c = counts[lo:hi]
         total = int(c.sum())
         if total:
             pd = np.repeat(np.arange(lo, hi), c)
-            first = np.repeat(np.cumsum(c) - c, c)
-            pg = np.repeat(gs[lo:hi], c) + (np.arange(total) - first)
-            iou = _pair_ious(d_box[pd], g_box[pg], g_crowd[pg])
+            pg = np.arange(total) + np.repeat(gs[lo:hi] - (np.cumsum(c) - c), c)
+            w = np.minimum(dx2[pd], gx2[pg]) - np.maximum(dx[pd], gx[pg])
+            ok = w > 0
+            pd, pg, w = pd[ok], pg[ok], w[ok]
+            h = np.minimum(dy2[pd], gy2[pg]) - np.maximum(dy[pd], gy[pg])
+            ok = h > 0
+            pd, pg, w, h = pd[ok], pg[ok], w[ok], h[ok]
+            inter = w * h
+            dap = da[pd]
+            iou = inter / np.where(g_crowd[pg], dap, dap + ga[pg] - inter)
             ok = iou >= thr
             out_d.append(pd[ok])
             out_g.append(pg[ok])

@@ -71,34 +71,3 @@ def make_workload(
     gt = {"images": [{"id": int(i)} for i in img_ids], "annotations": anns,
           "categories": [{"id": c, "name": f"c{c}"} for c in cat_ids]}
     return gt, dets
-
-
-def make_large_workload(seed: int, n_images: int, dets_per_image: int = 100, n_cats: int = 80,
-                        gts_per_image: int = 7) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A COCO-sized workload for benchmarks, generated with numpy (fast) rather than per-object Python."""
-    rng = np.random.default_rng(seed)
-    n_g = n_images * gts_per_image
-    g_img = np.repeat(np.arange(n_images), gts_per_image)
-    g_cat = rng.integers(1, n_cats + 1, n_g)
-    g_wh = rng.uniform(0.5, 1.5, (n_g, 2)) * rng.choice([8.0, 24.0, 60.0, 150.0], (n_g, 1))
-    g_xy = rng.uniform(0, 500, (n_g, 2))
-    g_crowd = rng.random(n_g) < 0.02
-    n_d = n_images * dets_per_image
-    d_img = np.repeat(np.arange(n_images), dets_per_image)
-    src = d_img * gts_per_image + rng.integers(0, gts_per_image, n_d)
-    near = rng.random(n_d) < 0.5
-    d_cat = np.where(near & (rng.random(n_d) < 0.8), g_cat[src], rng.integers(1, n_cats + 1, n_d))
-    wh = np.where(near[:, None], g_wh[src] * np.exp(rng.normal(0, 0.2, (n_d, 2))),
-                  rng.uniform(0.5, 1.5, (n_d, 2)) * rng.choice([8.0, 24.0, 60.0, 150.0], (n_d, 1)))
-    xy = np.where(near[:, None], g_xy[src] + rng.normal(0, 0.1, (n_d, 2)) * g_wh[src], rng.uniform(0, 500, (n_d, 2)))
-    score = np.round(rng.random(n_d), 3)
-    gb = np.concatenate([g_xy, g_wh], 1).tolist()
-    db = np.concatenate([xy, wh], 1).tolist()
-    anns = [{"id": i + 1, "image_id": int(im), "category_id": int(c), "bbox": b, "area": b[2] * b[3],
-             "iscrowd": int(cr)} for i, (im, c, b, cr) in enumerate(zip(g_img.tolist(), g_cat.tolist(), gb,
-                                                                          g_crowd.tolist(), strict=True))]
-    dets = [{"image_id": im, "category_id": c, "bbox": b, "score": s}
-            for im, c, b, s in zip(d_img.tolist(), d_cat.tolist(), db, score.tolist(), strict=True)]
-    gt = {"images": [{"id": i} for i in range(n_images)], "annotations": anns,
-          "categories": [{"id": c} for c in range(1, n_cats + 1)]}
-    return gt, dets
