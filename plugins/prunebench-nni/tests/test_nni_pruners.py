@@ -191,3 +191,25 @@ def test_options_are_validated() -> None:
     assert slim.options.regular_scale == 0.5
     with pytest.raises(UsageError, match="out of range"):
         pb.create_pruner("nni-l1").prune(torch.nn.Conv2d(1, 1, 1), 1.0, None)  # type: ignore[arg-type]
+
+
+def test_pruned_model_saves_and_reloads_identically(results: dict[tuple[str, float], PruneResult], family: Any,
+                                                    tmp_path: Any) -> None:
+    pruned = results["nni-taylor", 0.6].model.eval()
+    path = family.save(pruned, tmp_path / "pruned.pt", pruner="nni-taylor", level=0.6)
+    again = family.load(path).eval()
+    x = torch.rand(1, 3, IMGSZ, IMGSZ)
+    with torch.no_grad():
+        assert torch.allclose(pruned(x)[0], again(x)[0], atol=1e-5)
+    assert fused_params(again) == fused_params(pruned)
+
+
+def test_backbone_scope_reproduces_the_seed_sizes_of_yolov5n() -> None:
+    """The seed study's yolov5n at 0.6 has 932,592 fused parameters (docs: yolov5-facts.md)."""
+    fam = pb.get_model_family("yolov5n")
+    full = fam.build(nc=1).eval()
+    ctx = PruneContext(family=fam, example_inputs=fam.example_inputs(IMGSZ), imgsz=IMGSZ)
+    rec = pb.create_pruner("nni-l1", scope="backbone").prune(full, 0.6, ctx).record
+    assert rec.params_before == 1_760_518
+    assert rec.params_after == 932_592
+    assert round(rec.gflops_after, 2) == 2.07
