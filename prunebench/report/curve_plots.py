@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from prunebench.report.plot_style import (
     LINESTYLES,
@@ -204,8 +205,8 @@ def plot_losses(cell: CellResult, ax: Any = None, stages: Sequence[str] = ("trai
             continue
         if offset:
             ax.axvline(offset - 0.5, color="grey", lw=0.8, ls=":")
-        ax.text(offset, 1.0, f" {stage}", transform=ax.get_xaxis_transform(), fontsize=8, va="top",
-                color="dimgrey")
+        ax.text(offset + (len(rows) - 1) / 2, 0.99, stage, transform=ax.get_xaxis_transform(), fontsize=8,
+                va="top", ha="center", color="dimgrey")
         epochs = np.arange(offset, offset + len(rows))
         for key in _loss_keys(rows):
             comp = key.split("/")[-1]
@@ -217,6 +218,7 @@ def plot_losses(cell: CellResult, ax: Any = None, stages: Sequence[str] = ("trai
             ax.plot(epochs, ys, color=comps[comp], ls="--" if split == "val" else "-", marker=".", ms=3,
                     label=key if first else "_nolegend_")
         offset += len(rows)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Epoch (stages in order)")
     ax.set_ylabel("Loss")
     ax.grid(alpha=0.3)

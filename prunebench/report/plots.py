@@ -86,6 +86,8 @@ def _losses(results: Results, model: str, pruner: str) -> Any:
     for ax, cell in zip(axes, cells):
         where = "baseline" if cell.pruner is None else f"level {cell.level:g}"
         plot_losses(cell, ax=ax, title=f"{where} (seed {cell.seed})")
+    for ax in axes[len(cells):]:
+        ax.set_visible(False)
     fig.suptitle(f"{model}, {pruner}: losses per epoch (baseline training; pruned cells: their stages)")
     return fig
 

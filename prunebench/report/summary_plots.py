@@ -48,6 +48,8 @@ def plot_metric_vs_level(results: Results, model: str, metric: str = "map50_95",
                         label=pruner)
     if base is not None and base.values.get(metric) and base.values[metric].mean is not None:
         ax.axhline(base.values[metric].mean, color="black", lw=0.8, ls=":", label="baseline")
+    if metric_info(results, metric).get("kind") in ("accuracy", "complexity", "speed"):
+        ax.set_ylim(bottom=0)  # P, R, F1, mAP, sizes and latencies are never negative
     ax.set_xlabel("Pruning level (fraction of channels removed; 0 = baseline)")
     ax.set_ylabel(_axis_label(results, metric))
     ax.set_title(f"{metric_info(results, metric)['label']} vs level, {model}")
