@@ -240,7 +240,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 if not torch.isfinite(loss).all():
                     parts = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(("box", "obj", "cls"), items, strict=False))
                     raise TrainingDiverged(
-                        f"Training diverged ({stage}): the loss became {float(loss.sum())} at epoch "
+                        f"Training diverged ({stage}): the loss became {float(loss.detach().sum())} at epoch "
                         f"{epoch + 1}/{cfg.epochs}, batch {i + 1}/{nb} ({parts}).",
                         hint="Lower the learning rate (train.hyp.lr0), check the labels with "
                              f"`prunebench data check {data_yaml}`, or set amp: false.")

@@ -39,7 +39,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """``cpu``, ``cuda`` or ``cuda:N`` -> a torch device; a clear error when CUDA is not there."""
     from prunebench.errors import UsageError
 
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(f"device {str(device)!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'.") from exc
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise UsageError(f"device {str(device)!r} requested but CUDA is not available here.",
