@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,3 +214,21 @@ def test_backbone_scope_reproduces_the_seed_sizes_of_yolov5n() -> None:
     assert rec.params_before == 1_760_518
     assert rec.params_after == 932_592
     assert round(rec.gflops_after, 2) == 2.07
+
+
+def test_pruned_model_exports_to_onnx(results: dict[tuple[str, float], PruneResult], family: Any,
+                                      tmp_path: Any) -> None:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    fused = family.fuse(results["nni-fpgm", 0.3].model).eval()
+    x = torch.rand(1, 3, IMGSZ, IMGSZ)
+    path = tmp_path / "pruned.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(fused, (x,), str(path), opset_version=17, input_names=["images"], dynamo=False)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": x.numpy()})[0]
+    with torch.no_grad():
+        ref = fused(x)[0].numpy()
+    assert got.shape == ref.shape
+    assert abs(got - ref).max() <= 1e-3 * max(1.0, abs(ref).max())

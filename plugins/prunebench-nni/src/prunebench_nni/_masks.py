@@ -146,7 +146,7 @@ def compute_masks(
                     "granularity": "out_channel"}]
     out = NNIMasks(nni_class=NNI_CLASSES[method])
     counter = [0]
-    with quiet() as buf:
+    with quiet(capture_output=False) as buf:
         import nni
 
         if method in DATA_DRIVEN:

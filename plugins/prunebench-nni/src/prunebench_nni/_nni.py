@@ -52,19 +52,24 @@ def nni_version() -> str | None:
 
 
 @contextlib.contextmanager
-def quiet() -> Iterator[io.StringIO]:
-    """Silence NNI: warnings, its ``nni`` logger below ERROR, and anything printed to stdout/stderr.
+def quiet(capture_output: bool = True) -> Iterator[io.StringIO]:
+    """Silence NNI: warnings, its ``nni`` logger below ERROR, and (``capture_output``) stdout/stderr.
 
-    What was printed is kept in the yielded buffer (pruners attach nothing of it unless asked). The
-    warning filters NNI installs at import are undone when the block exits.
+    What was printed is kept in the yielded buffer. The warning filters NNI installs at import are undone
+    when the block exits. Pruning runs with ``capture_output=False`` so that a progress display of the
+    host (which may write from another thread) is not swallowed; NNI reports through its logger there.
     """
     buf = io.StringIO()
     logger = logging.getLogger("nni")
     old_level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(warnings.catch_warnings())
             warnings.simplefilter("ignore")
+            if capture_output:
+                stack.enter_context(contextlib.redirect_stdout(buf))
+                stack.enter_context(contextlib.redirect_stderr(buf))
             yield buf
     finally:
         # NNI sets its logger to INFO with a stdout handler at import; keep it at WARNING afterwards.
