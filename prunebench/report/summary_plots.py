@@ -52,7 +52,10 @@ def plot_metric_vs_level(results: Results, model: str, metric: str = "map50_95",
         ax.set_ylim(bottom=0)  # P, R, F1, mAP, sizes and latencies are never negative
     ax.set_xlabel("Pruning level (fraction of channels removed; 0 = baseline)")
     ax.set_ylabel(_axis_label(results, metric))
-    ax.set_title(f"{metric_info(results, metric)['label']} vs level, {model}")
+    title = f"{metric_info(results, metric)['label']} vs level, {model}"
+    if metric_info(results, metric).get("kind") == "speed":
+        title += f"\n({latency_setting(results)})"
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=8)
