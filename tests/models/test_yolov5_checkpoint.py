@@ -141,3 +141,23 @@ def test_unknown_or_missing_files(tmp_path: Path) -> None:
     torch.save({"x.weight": torch.zeros(2)}, tmp_path / "notyolo.pt")
     with pytest.raises(UsageError, match="anchors"):
         fam.load(tmp_path / "notyolo.pt")
+
+
+def test_transfer_to_another_nc(tmp_path: Path, pruned) -> None:
+    source = pruned(_tiny(nc=80))
+    path = YOLOv5n().save(source, tmp_path / "coco.pt")
+    assert YOLOv5n().build(nc=1, weights=path).nc == 80  # default: the file's nc wins
+    model = YOLOv5n({"transfer": True}).build(nc=1, weights=path)
+    assert model.nc == 1
+    assert model.names == ["0"]
+    head = model.model[-1]
+    assert [c.out_channels for c in head.m] == [18, 18, 18]
+    assert [c.in_channels for c in head.m] == [c.in_channels for c in source.model[-1].m]
+    src_sd, sd = source.state_dict(), model.state_dict()
+    body = [k for k in src_sd if not k.startswith("model.24.m.")]
+    assert all(torch.equal(src_sd[k], sd[k]) for k in body)
+    # the new output convs carry the official bias init: objectness log(8 / (640 / 8)^2) + U(-b, b)
+    b = head.m[0].bias.detach().view(3, -1)[:, 4]
+    assert (b - (-6.685)).abs().max() < 1.0
+    x = torch.rand(1, 3, 64, 64)
+    assert _out(model, x).shape == (1, 3 * (64 + 16 + 4), 6)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from prunebench.errors import UsageError
-from prunebench.models.yolov5.yolo import ANCHORS, DetectionModel, build_yolov5
+from prunebench.models.yolov5.yolo import DetectionModel, build_yolov5
 
 __all__ = ["FORMAT", "VERSION", "CheckpointInfo", "read_checkpoint", "resize_to_state_dict", "restricted_load",
            "save_checkpoint", "state_dict_to_model"]
@@ -283,23 +283,49 @@ def resize_to_state_dict(model: nn.Module, sd: Mapping[str, torch.Tensor]) -> nn
 
 
 def state_dict_to_model(sd: Mapping[str, torch.Tensor], *, size: str = "n", nc: int | None = None,
-                        names: list[str] | None = None, source: str = "<state_dict>") -> DetectionModel:
-    """Build a DetectionModel whose structure and channel counts match ``sd`` and load it."""
-    nc = _nc_from_state_dict(sd) if nc is None else nc
+                        names: list[str] | None = None, source: str = "<state_dict>",
+                        transfer: bool = False) -> DetectionModel:
+    """Build a DetectionModel whose structure and channel counts match ``sd`` and load it.
+
+    With ``transfer`` and an ``nc`` different from the file's, everything but Detect's output convs is loaded
+    and those are created anew for ``nc`` (official bias init): YOLOv5 train.py's transfer learning.
+    """
+    file_nc = _nc_from_state_dict(sd)
+    nc = file_nc if nc is None or not transfer else nc
     det = _detect_key(sd)
     anchors_grid = sd[det + ".anchors"]
-    model = build_yolov5(size, nc, repeats=_repeats(sd), anchors=ANCHORS if anchors_grid.shape[0] == 3 else None)
-    stride = model.stride.view(-1, 1, 1)
-    pixel_anchors = (anchors_grid * stride).view(anchors_grid.shape[0], -1).tolist()
-    model.yaml["anchors"] = [[round(a, 4) for a in row] for row in pixel_anchors]
+    nl = anchors_grid.shape[0]
+    strides = torch.tensor([8.0 * 2 ** i for i in range(nl)]).view(-1, 1, 1)  # P3, P4, P5
+    pixel_anchors = [[round(a, 4) for a in row] for row in (anchors_grid * strides).view(nl, -1).tolist()]
+    if nl != 3:
+        raise UsageError(f"{source}: {nl} detection levels; prunebench's YOLOv5 has 3 (P3, P4, P5).")
+    model = build_yolov5(size, nc, repeats=_repeats(sd), anchors=pixel_anchors)
+    model.yaml["anchors"] = pixel_anchors
+    head = {k: v for k, v in sd.items() if k.startswith(det + ".m.")}
+    if nc != file_nc:
+        sd = {k: v for k, v in sd.items() if k not in head}
+        d = model.model[-1]
+        fresh = []
+        for i, conv in enumerate(d.m):  # inputs follow the (possibly pruned) file, outputs the new nc
+            cin = head[f"{det}.m.{i}.weight"].shape[1]
+            if cin != conv.in_channels:
+                d.m[i] = nn.Conv2d(cin, conv.out_channels, 1)
+                fresh.append(i)
+        if fresh:
+            model._initialize_biases(only=fresh)
     resize_to_state_dict(model, sd)
     missing, unexpected = _key_diff(model, sd)
+    if nc != file_nc:
+        missing = [k for k in missing if not k.startswith(det + ".m.")]
     if missing or unexpected:
         raise UsageError(f"{source}: the weights do not fit a YOLOv5 model: missing keys {missing[:5]}, "
                          f"unexpected keys {unexpected[:5]}.")
-    model.load_state_dict(sd, strict=True)
+    try:
+        model.load_state_dict(sd, strict=nc == file_nc)
+    except RuntimeError as exc:
+        raise UsageError(f"{source}: the weights do not fit a YOLOv5 model: {exc}") from exc
     model.yaml["nc"] = nc
-    model.names = list(names) if names else [str(i) for i in range(nc)]
+    model.names = list(names) if names and len(names) == nc else [str(i) for i in range(nc)]
     return model
 
 

@@ -82,6 +82,10 @@ class YOLOv5Family(ModelFamily):
             None, min_length=1, max_length=5,
             description="anchors in pixels, one row per level: [w0, h0, w1, h1, ...] (default: YOLOv5's)")
         half: bool = Field(False, description="save checkpoints in fp16 (half the file size)")
+        transfer: bool = Field(
+            False, description="build(nc, weights) with a file of another nc: keep its weights but re-create "
+                               "Detect's output convs for nc (YOLOv5 transfer learning, e.g. from COCO "
+                               "yolov5s.pt); off: the file's nc wins")
 
         @field_validator("anchors")
         @classmethod
@@ -99,10 +103,10 @@ class YOLOv5Family(ModelFamily):
 
     # ---------------------------------------------------------------------------------------------- build
     def build(self, nc: int, weights: str | Path | None = None) -> nn.Module:
-        if weights is not None:
-            return self.load(weights)
         if not isinstance(nc, int) or nc < 1:
             raise UsageError(f"nc must be a positive number of classes, got {nc!r}.")
+        if weights is not None:
+            return self._load(weights, nc=nc if self.options.transfer else None)
         o = self.options
         return build_yolov5(self.size, nc, depth_multiple=o.depth_multiple, width_multiple=o.width_multiple,
                             anchors=o.anchors)
@@ -151,9 +155,12 @@ class YOLOv5Family(ModelFamily):
 
     def load(self, path: str | Path) -> DetectionModel:
         """Load a prunebench checkpoint, an official YOLOv5 ``.pt`` or a state_dict; never runs code."""
+        return self._load(path)
+
+    def _load(self, path: str | Path, nc: int | None = None) -> DetectionModel:
         info = read_checkpoint(path)
-        model = state_dict_to_model(info["state_dict"], size=self.size, nc=info["nc"], names=info["names"],
-                                    source=str(path))
+        model = state_dict_to_model(info["state_dict"], size=self.size, nc=nc, names=info["names"],
+                                    source=str(path), transfer=nc is not None)
         yaml = (info.get("meta") or {}).get("yaml") or {}
         for key in ("depth_multiple", "width_multiple"):
             if key in yaml:

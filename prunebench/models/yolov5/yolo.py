@@ -164,9 +164,12 @@ class DetectionModel(nn.Module):
             y.append(x if m.i in self.save else None)
         return x
 
-    def _initialize_biases(self) -> None:
+    def _initialize_biases(self, only: Sequence[int] | None = None) -> None:
+        """Official Detect bias init (of the output convs ``only``, default all)."""
         m = self.model[-1]
-        for mi, s in zip(m.m, m.stride):
+        for i, (mi, s) in enumerate(zip(m.m, m.stride)):
+            if only is not None and i not in only:
+                continue
             b = mi.bias.view(m.na, -1)
             b.data[:, 4] += math.log(8 / (640 / s) ** 2)  # 8 objects per 640 image
             b.data[:, 5:5 + m.nc] += math.log(0.6 / (m.nc - 0.99999))
