@@ -39,6 +39,7 @@ def reporter_refs(spec: dict[str, Any], names: list[str]) -> list[tuple[str, dic
 def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from prunebench.errors import PrunebenchError
     from prunebench.plugins import get_catalogue
     from prunebench.report.run_folder import open_run
 
@@ -48,10 +49,20 @@ def handle(args: argparse.Namespace) -> int:
     reporters = [(name, cat.reporters.get(name)(opts)) for name, opts in refs]  # unknown names fail first
     console = Console(width=args.width)
     written: list[Path] = []
-    for _name, reporter in reporters:
-        written += reporter.report(results, Path(args.run_dir), console)
+    failed = []
+    for name, reporter in reporters:
+        try:
+            written += reporter.report(results, Path(args.run_dir), console)
+        except PrunebenchError:
+            raise
+        except Exception as exc:  # one broken reporter must not cost the others
+            if getattr(args, "debug", False):
+                raise
+            failed.append(name)
+            console.print(f"[red]reporter {name!r} failed:[/] {type(exc).__name__}: {exc} "
+                          f"(--debug shows the traceback)", highlight=False)
     if written:
         console.print(f"wrote {len(written)} files in {args.run_dir}: " + ", ".join(
             sorted({str(p.relative_to(args.run_dir)).split('/')[0] if p.is_relative_to(args.run_dir) else str(p)
                     for p in written})), highlight=False)
-    return 0
+    return 1 if failed else 0

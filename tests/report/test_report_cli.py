@@ -50,3 +50,20 @@ def test_reporter_refs_use_the_spec():
     assert reporter_refs(spec, []) == [("console", {"width": 120}), ("json", {})]
     assert reporter_refs(spec, ["console", "plots"]) == [("console", {"width": 120}), ("plots", {})]
     assert [n for n, _ in reporter_refs({}, [])] == ["console", "json", "csv", "plots", "markdown", "html"]
+
+
+def test_a_failing_reporter_does_not_stop_the_others(stored, plugin_dir, capsys):
+    (plugin_dir / "broken_reporter.py").write_text(
+        "from prunebench import Reporter, hookimpl\n\n"
+        "class Broken(Reporter):\n"
+        "    name = 'broken'\n"
+        "    def report(self, results, out_dir, console):\n"
+        "        raise ZeroDivisionError('division by zero in a plot')\n\n"
+        "@hookimpl\n"
+        "def register_reporters(register):\n"
+        "    register(Broken)\n")
+    stored.spec["plugins"] = ["broken_reporter"]
+    assert main(["report", str(stored.run_dir), "-r", "broken", "-r", "json"]) == 1
+    out = capsys.readouterr().out
+    assert "reporter 'broken' failed: ZeroDivisionError: division by zero in a plot" in out
+    assert (stored.run_dir / "results.json").is_file()
