@@ -170,6 +170,8 @@ def test_iterative_steps_reach_the_same_counts(model: torch.nn.Module, context: 
     assert res.record.params_after == one_shot.params_after
     assert res.record.params_after == fused_params(res.model)
     assert "2 iterative steps" in res.record.notes[-1]
+    assert res.record.extra["nni"]["step_sparse_ratios"][0] == 0.6
+    assert 0 < res.record.extra["nni"]["step_sparse_ratios"][1] < 0.6
 
 
 def test_data_driven_pruners_need_calibration(model: torch.nn.Module, context: PruneContext) -> None:

@@ -96,6 +96,8 @@ class NNIPruner(Pruner):
         stats = {"groups": 0, "coupled_groups": 0, "channels_disagreed": 0, "votes_overridden": 0}
         step_records: list[PruneRecord] = []
         steps_run = 0
+        ratios: list[float] = []
+        ratio = level
         for step in range(1, steps + 1):
             if step > 1:
                 groups = build_groups(work, family, opts.scope, example)
@@ -108,12 +110,17 @@ class NNIPruner(Pruner):
                 goal = levels.interpolate_counts(channels, final, step, steps)
             steps_run += masks.steps_run
             res = _resolve(groups.members, masks, goal)
-            for key in stats:
+            for key in ("channels_disagreed", "votes_overridden"):
                 stats[key] += getattr(res, key)
+            for key in ("groups", "coupled_groups"):  # the same groups at every step
+                stats[key] = max(stats[key], getattr(res, key))
+            ratios.append(round(float(level if step == 1 else ratio), 6))
             result = prune_by_indices(work, family, res.keep, example_inputs=example, scope=opts.scope,
                                       inplace=True)
             step_records.append(result.record)
         record = self._record(level, before, step_records, notes, final, masks, stats, steps_run, round_to)
+        if steps > 1:
+            record.extra["nni"]["step_sparse_ratios"] = ratios
         if opts.target != "channels":
             achieved = record.params_reduction if opts.target == "params" else record.flops_reduction
             record.extra["achieved_target"] = achieved
