@@ -234,3 +234,20 @@ def test_pruned_model_exports_to_onnx(results: dict[tuple[str, float], PruneResu
         ref = fused(x)[0].numpy()
     assert got.shape == ref.shape
     assert abs(got - ref).max() <= 1e-3 * max(1.0, abs(ref).max())
+
+
+def test_round_to_and_global_ranking_use_the_shared_level_semantics(model: torch.nn.Module,
+                                                                    context: PruneContext) -> None:
+    convs = dict(model.named_modules())
+    from prunebench.pruning.engine import PruningWarning
+
+    # on this 1/16-width model most groups have 4-16 channels: rounding to 8 raises GFLOPs, and says so
+    with pytest.warns(PruningWarning, match="round_to=8 raised GFLOPs"):
+        rec = pb.create_pruner("nni-l1", round_to=8).prune(model, 0.6, context).record
+    assert any("raised GFLOPs" in note for note in rec.notes)
+    for key, kept in rec.extra["group_keep"].items():
+        assert kept % 8 == 0 or kept == convs[key].out_channels
+    assert rec.extra["round_to"] == 8
+    glob = pb.create_pruner("nni-l1", global_pruning=True).prune(model, 0.5, context).record
+    assert glob.extra["global_pruning"] is True
+    assert glob.channels_after < glob.channels_before
