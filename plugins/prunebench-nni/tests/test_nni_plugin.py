@@ -7,13 +7,16 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from prunebench_nni import PRUNER_NAMES, __version__
-from prunebench_nni._nni import INSTALL_HINT, nni_status
 
 from prunebench import plugins
 from prunebench.errors import UsageError
 
+pytest.importorskip("prunebench_nni", reason="the prunebench-nni plugin is not installed")
+from prunebench_nni import PRUNER_NAMES, __version__
+from prunebench_nni._nni import INSTALL_HINT, nni_status
+
 pytestmark = pytest.mark.nni
+needs_nni = pytest.mark.skipif(nni_status() is not None, reason=str(nni_status()))
 
 
 @pytest.fixture
@@ -25,6 +28,7 @@ def fresh() -> Iterator[None]:
         plugins.reset()
 
 
+@needs_nni
 def test_entry_point_is_discovered(fresh: None) -> None:
     cat = plugins.build_catalogue()
     assert set(PRUNER_NAMES) <= set(cat.pruners.names())
@@ -65,6 +69,7 @@ def test_a_wrong_nni_version_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> 
     assert INSTALL_HINT in reason
 
 
+@needs_nni
 def test_plugin_import_is_light_and_nni_import_is_quiet() -> None:
     code = (
         "import sys, warnings\n"

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import torch
-from prunebench_nni import PRUNER_NAMES
 from pydantic import ValidationError
 
 import prunebench as pb
@@ -18,7 +17,11 @@ from prunebench.contracts import PruneContext, PruneResult
 from prunebench.errors import UsageError
 from prunebench.pruning.costs import fused_params
 
-pytestmark = pytest.mark.nni
+pytest.importorskip("prunebench_nni", reason="the prunebench-nni plugin is not installed")
+from prunebench_nni import PRUNER_NAMES
+from prunebench_nni._nni import nni_status
+
+pytestmark = [pytest.mark.nni, pytest.mark.skipif(nni_status() is not None, reason=str(nni_status()))]
 
 IMGSZ = 64
 LEVELS = (0.3, 0.6, 0.9)

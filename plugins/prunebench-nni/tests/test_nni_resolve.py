@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+pytest.importorskip("prunebench_nni", reason="the prunebench-nni plugin is not installed")
 from prunebench_nni._resolve import RULE, keep_from_mask, resolve_groups
 
 
