@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -117,14 +118,20 @@ def _run(benchmark: Any, fn: Callable[..., np.ndarray], data: Workload, rounds: 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (copy.deepcopy(gt), copy.deepcopy(dets)), {}
 
+    cpu: list[float] = []
+
     def target(g: dict[str, Any], d: list[dict[str, Any]]) -> None:
+        t0 = time.process_time()
         out.append(fn(g, d))
+        cpu.append(time.process_time() - t0)
 
     benchmark.pedantic(target, setup=setup, rounds=rounds, iterations=1)
     benchmark.extra_info["images"] = len(gt["images"])
     benchmark.extra_info["detections"] = len(dets)
     benchmark.extra_info["categories"] = len(gt["categories"])
     benchmark.extra_info["nproc"] = os.cpu_count()
+    # CPU seconds of this process (all threads): steadier than wall time on a shared, loaded machine
+    benchmark.extra_info["cpu_s_min"] = min(cpu)
     return out[-1]
 
 

@@ -265,7 +265,7 @@ def _match(
     pd: np.ndarray, pg: np.ndarray, piou: np.ndarray, d_cand_rank: np.ndarray, g_local: np.ndarray,
     g_crowd: np.ndarray, g_ign: np.ndarray, n_dets: int, n_gts: int,
 ) -> np.ndarray:
-    """Greedy matching of every (area range, threshold) column; returns the matched gt per det, -1 if none.
+    """Greedy matching of every (area range, threshold) column; returns the matched gt [C, D], -1 if none.
 
     Pairs are ``pd``/``pg`` (sorted by detection, then gt order). Round k processes the k-th candidate
     detection of every block at once. Per column a detection takes, among the gts still free (crowds are
@@ -273,7 +273,7 @@ def _match(
     pycocotools' loop does), else the ignored gt with the highest IoU.
     """
     thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
-    matched = np.full((n_dets, _C), -1, dtype=np.int32)
+    matched = np.full((_C, n_dets), -1, dtype=np.int32)  # [C, D] rows: one column setting each
     if len(pd) == 0:
         return matched
     uniq, iou_rank = np.unique(piou, return_inverse=True)
@@ -304,7 +304,7 @@ def _match(
         # gt index = first gt of the block + local position; recover it from the pairs of this det
         first_g = g[starts] - g_local[g[starts]]
         chosen = np.where(ok, first_g[:, None] + gpos, -1)
-        matched[dets] = chosen
+        matched[:, dets] = chosen.T
         rows, cols = np.nonzero(ok)
         taken[chosen[rows, cols], cols] = True
     return matched
@@ -381,17 +381,7 @@ def coco_evaluate_arrays(
     cand_pos = np.zeros(n_d, dtype=np.int64)
     cand_pos[cand_idx] = np.arange(len(cand_idx))
     mc = _match(cand_pos[pd], pg, piou, d_cand_rank[cand_idx], g_local, g_crowd, g_ign, len(cand_idx),
-                len(g_blk))  # [M, C]
-
-    # per candidate and column: true positive / false positive / ignored (pycocotools' dtm, dtIg)
-    has = mc >= 0
-    safe = np.where(has, mc, 0)
-    dtm_nz = has & (g_id[safe] != 0)  # a gt with id 0 reads as "unmatched" in pycocotools
-    ign_m = has & g_ign[safe, np.repeat(np.arange(_A), _T)[None, :]]
-    out_c = np.repeat(d_out[cand_idx], _T, axis=1)  # [M, C]
-    ign = ign_m | (~dtm_nz & out_c)
-    is_tp = dtm_nz & ~ign
-    is_fp = ~dtm_nz & ~ign
+                len(g_blk))  # [C, M]
 
     # order of accumulation: category, score descending, image, rank in image
     if (n_cat + 1) * n_s * (n_img + 1) * MAX_DETS[-1] < 2**62:
@@ -404,33 +394,39 @@ def coco_evaluate_arrays(
     # false positives among non-candidates (in area range), cumulated along the sorted order
     cum_nc = _row_cumsum(~cand[acc] & ~d_out[acc].T)  # [A, D+1]
 
-    c_sorted = cand_idx[np.argsort(pos[cand_idx], kind="stable")]
-    order_c = np.searchsorted(cand_idx, c_sorted)
-    tp_s = is_tp[order_c].T  # [C, M]
-    fp_s = is_fp[order_c].T
+    # candidates in accumulation order; matched gt per column as [C, M] rows
+    c_sorted = acc[cand[acc]]
+    mc_rows = mc[:, cand_pos[c_sorted]]  # [C, M], -1 = unmatched
     c_cat = d_catk[c_sorted]
     c_pos = pos[c_sorted]
+    c_rank = d_rank[c_sorted]
     c_first = np.searchsorted(c_cat, np.arange(n_cat + 1))
-    cum_tp = _row_cumsum(tp_s)  # [C, M+1]
-    cum_fp = _row_cumsum(fp_s)
+    c_in = np.ascontiguousarray(~d_out[c_sorted].T)  # [A, M] detection inside the area range
+    # per gt and area range: does a match make a true positive / an ignored detection? The extra last row
+    # is "unmatched" (index -1). A gt with id 0 reads as unmatched in pycocotools (it tests dtm != 0).
+    tp_tab = np.ascontiguousarray(np.vstack([~g_ign & (g_id != 0)[:, None], np.zeros((1, _A), bool)]).T)
+    ig_tab = np.ascontiguousarray(np.vstack([g_ign, np.zeros((1, _A), bool)]).T)  # [A, G+1]
+    zero = np.zeros(1, dtype=np.int64)
 
     precision = np.full((_T, _R, n_cat, _A), -1.0)
     recall = np.full((_T, n_cat, _A, len(MAX_DETS)), -1.0)
-    c_rank = d_rank[c_sorted]
-    area_of_col = np.repeat(np.arange(_A), _T)
-    t_of_col = np.tile(np.arange(_T), _A)
     for col in range(_C):
-        a, t = area_of_col[col], t_of_col[col]
-        rows = np.flatnonzero(tp_s[col])
+        a, t = divmod(col, _T)
+        m = mc_rows[col]
+        tp = tp_tab[a][m]
+        fp = ~tp & ~ig_tab[a][m] & c_in[a]  # unmatched (or id-0 gt) inside the area range
+        ctp = np.concatenate([zero, np.cumsum(tp, dtype=np.int64)])
+        cfp = np.concatenate([zero, np.cumsum(fp, dtype=np.int64)])
+        rows = np.flatnonzero(tp)
         k = c_cat[rows]
-        ctp, cfp, cnc = cum_tp[col], cum_fp[col], cum_nc[a]
+        cnc = cum_nc[a]
         tpc = (ctp[rows + 1] - ctp[c_first[k]]).astype(np.float64)
         fpc = (cfp[rows + 1] - cfp[c_first[k]] + cnc[c_pos[rows]] - cnc[cat_start[k]]).astype(np.float64)
         pr = tpc / (fpc + tpc + np.spacing(1))
-        for m, max_det in enumerate(MAX_DETS):
+        for mi, max_det in enumerate(MAX_DETS):
             n_tp = np.bincount(k[c_rank[rows] < max_det], minlength=n_cat)[:n_cat]
             with np.errstate(divide="ignore", invalid="ignore"):
-                recall[t, :, a, m] = np.where(npig[:, a] > 0, n_tp / np.maximum(npig[:, a], 1), -1.0)
+                recall[t, :, a, mi] = np.where(npig[:, a] > 0, n_tp / np.maximum(npig[:, a], 1), -1.0)
         precision[t, :, :, a] = _precision_at_recalls(k, pr, npig[:, a], n_cat)
     stats, per_cat = _summaries(precision, recall, list(cat_ids))
     return CocoResult(stats=stats, per_category=per_cat, cat_ids=list(cat_ids),
