@@ -48,8 +48,9 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, *, max_
     for start in range(0, n, block):
         cb, ca = b[start:start + block], areas[start:start + block]
         alive = torch.ones(cb.shape[0], dtype=torch.bool, device=b.device)
-        if kept_boxes.shape[0]:
-            alive &= ~(_pair_iou(kept_boxes, cb, kept_areas, ca) > iou_threshold).any(0)
+        for k in range(0, kept_boxes.shape[0], 4 * block):  # bounded memory: kept boxes in chunks
+            kb, ka = kept_boxes[k:k + 4 * block], kept_areas[k:k + 4 * block]
+            alive &= ~(_pair_iou(kb, cb, ka, ca) > iou_threshold).any(0)
         sup = torch.triu(_pair_iou(cb, cb, ca, ca) > iou_threshold, diagonal=1)  # sup[i, j]: i above j
         sup &= alive[:, None]
         supf = sup.to(torch.float32)

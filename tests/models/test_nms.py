@@ -140,3 +140,12 @@ def test_batch_and_empty_images() -> None:
     out = non_max_suppression(pred, 0.001, 0.6)
     assert [o.shape[0] for o in out] == [0, 1, 0]
     assert pred[1, 0, 5].item() == pytest.approx(0.9)  # the input is not modified
+
+
+def test_nms_many_kept_boxes_across_blocks() -> None:
+    # 3,000 disjoint boxes: every one is kept, so later blocks compare against many kept boxes in chunks
+    i = torch.arange(3000, dtype=torch.float32)
+    boxes = torch.stack((i * 10, i * 0, i * 10 + 5, i * 0 + 5), 1)
+    scores = torch.rand(3000, generator=torch.Generator().manual_seed(0))
+    keep = nms(boxes, scores, 0.5, block=128)
+    assert keep.tolist() == torch.sort(scores, descending=True, stable=True).indices.tolist()
