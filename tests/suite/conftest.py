@@ -35,6 +35,8 @@ def tiny_spec_dict(out: Path, data_dir: Path, **overrides: Any) -> dict[str, Any
         "finetune": dict(budget),
         "evaluate": {"batch_size": 4},
         "calibration_batches": 1,
+        "metrics": ["params", "gflops", "size_mb", {"name": "latency_ms", "options": {"warmup": 1, "repeats": 3}},
+                    "precision", "recall", "f1", "map50", "map50_95"],
         "reporters": [],
     }
     spec.update(overrides)
