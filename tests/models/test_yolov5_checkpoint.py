@@ -161,3 +161,15 @@ def test_transfer_to_another_nc(tmp_path: Path, pruned) -> None:
     assert (b - (-6.685)).abs().max() < 1.0
     x = torch.rand(1, 3, 64, 64)
     assert _out(model, x).shape == (1, 3 * (64 + 16 + 4), 6)
+
+
+def test_names_given_at_save_and_fixed_nc(tmp_path: Path) -> None:
+    model = _tiny(nc=2)
+    path = YOLOv5n().save(model, tmp_path / "n.pt", names={0: "bud", 1: "leaf"}, epoch=1)
+    raw = torch.load(path, weights_only=True)
+    assert raw["names"] == ["bud", "leaf"]
+    assert "names" not in raw["meta"]
+    assert YOLOv5n().load(path).names == ["bud", "leaf"]
+    model.nc = 2  # unchanged: allowed
+    with pytest.raises(ValueError, match="predicts 2 classes"):
+        model.nc = 3

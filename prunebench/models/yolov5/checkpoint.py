@@ -345,9 +345,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, name: str, half: bool
     anchors = ((det.anchors * det.stride.view(-1, 1, 1)).view(det.nl, -1).tolist() if det is not None
                else None)
     nc = det.nc if det is not None else None
-    names = list(getattr(model, "names", [])) or None
+    meta = dict(meta or {})
+    names = meta.pop("names", None) or list(getattr(model, "names", [])) or None
+    if names is not None:
+        names = [str(n) for n in (names.values() if isinstance(names, Mapping) else names)]
     ckpt = {"format": FORMAT, "version": VERSION, "model": name, "nc": nc, "names": names, "anchors": anchors,
-            "state_dict": sd, "meta": _plain(dict(meta or {}))}
+            "state_dict": sd, "meta": _plain(meta)}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(ckpt, tmp)
     tmp.replace(path)

@@ -151,6 +151,12 @@ class DetectionModel(nn.Module):
     def nc(self) -> int:
         return self.model[-1].nc
 
+    @nc.setter
+    def nc(self, value: int) -> None:
+        if int(value) != self.model[-1].nc:
+            raise ValueError(f"this model's Detect head predicts {self.model[-1].nc} classes; it cannot be set "
+                             f"to {value}: build a new model (or load with the family option transfer=True)")
+
     @property
     def stride(self) -> torch.Tensor:
         return self.model[-1].stride
