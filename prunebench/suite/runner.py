@@ -53,8 +53,11 @@ def clear_run_dir(run_dir: Path) -> None:
 @contextmanager
 def _lock(run_dir: Path) -> Iterator[None]:
     """One ``prunebench run`` per run folder at a time (released by the OS even after ``kill -9``)."""
-    import fcntl
-
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, run unguarded
+        yield
+        return
     path = run_dir / LOCK_NAME
     with path.open("a+") as f:
         try:

@@ -61,3 +61,15 @@ def test_fresh_refuses_a_folder_that_is_not_a_run_folder(tmp_path: Path) -> None
     assert not (run / "stages").exists()
     assert not (run / "results.sqlite").exists()
     assert (run / "report.md").exists()
+
+
+def test_one_run_per_run_folder(tmp_path: Path) -> None:
+    import os
+
+    from prunebench.errors import UsageError
+    from prunebench.suite.runner import _lock
+
+    with _lock(tmp_path), pytest.raises(UsageError, match=f"pid {os.getpid()}"), _lock(tmp_path):
+        pass
+    with _lock(tmp_path):  # released
+        pass
