@@ -38,6 +38,18 @@ def _device(model: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
+def _probe(family: ModelFamily, example_inputs: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """A one-image input of the family's stride size: enough to trace couplings and count GFLOPs.
+
+    Channel couplings do not depend on the spatial size, and YOLOv5 itself measures GFLOPs at a
+    stride-sized input and scales them to 640 x 640. Device and dtype follow the model's parameters.
+    """
+    p = next(model.parameters())
+    device, dtype = p.device, p.dtype
+    side = max(int(getattr(family, "stride", 32) or 32), 1)
+    return torch.zeros(1, int(example_inputs.shape[1]), side, side, device=device, dtype=dtype)
+
+
 def coupled_groups(model: nn.Module, family: ModelFamily, scope: str,
                    example_inputs: torch.Tensor) -> list[list[str]]:
     """Names of the convs whose output channels are coupled, one list per prunable group of ``scope``.
@@ -46,7 +58,8 @@ def coupled_groups(model: nn.Module, family: ModelFamily, scope: str,
     BatchNorm ties them); a single-element list is an uncoupled conv. Lists are in module order.
     The model is not changed.
     """
-    return [list(v) for v in build_groups(model, family, scope, example_inputs).members.values()]
+    example = _probe(family, example_inputs, model)
+    return [list(v) for v in build_groups(model, family, scope, example).members.values()]
 
 
 def _predict(cost: CostModel, groups: ScopeGroups, channels: Mapping[str, int],
@@ -100,7 +113,7 @@ def prune_by_indices(model: nn.Module, family: ModelFamily, keep: Mapping[str, S
     check_scope(scope)
     meta = dict(record_meta or {})
     model = model if inplace else copy.deepcopy(model)
-    example = example_inputs.to(_device(model))
+    example = _probe(family, example_inputs, model)
     before = measure_costs(model, example)
     groups = build_groups(model, family, scope, example)
     owner = groups.group_of()
@@ -231,7 +244,7 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     family = context.family
     model = model if inplace else copy.deepcopy(model)
     device = _device(model)
-    example = context.example_inputs.to(device)
+    example = _probe(family, context.example_inputs, model)
     round_to = resolve_round_to(options.round_to, str(device))
     notes: list[str] = []
     before = measure_costs(model, example)
@@ -254,11 +267,12 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
         return _predict(before, groups, channels, counts)
 
-    all_scores = torch.cat([s.flatten() for s in scores.values()])
-    if levels.all_equal(all_scores.tolist()) and level > 0:
-        _warn(notes, f"all {all_scores.numel()} {criterion} scores in scope {options.scope!r} are equal "
-                     f"({float(all_scores[0]):.4g}): the ranking is arbitrary (lower channel indices kept); "
-                     "a global threshold on these scores would prune nothing"
+    if level > 0 and all(levels.all_equal(s.tolist()) for s in scores.values() if s.numel() > 1):
+        values = sorted({round(float(s[0]), 6) for s in scores.values()})
+        shown = ", ".join(f"{v:.4g}" for v in values[:4]) + (" ..." if len(values) > 4 else "")
+        _warn(notes, f"all {criterion} scores in scope {options.scope!r} are equal within every group "
+                     f"({shown}): the ranking is arbitrary (lower channel indices kept); a global threshold "
+                     "on these scores would prune nothing"
                      + (" - was the model sparsity-trained?" if criterion == "bn-scale" else "."))
     if options.target == "channels":
         final = counts_for(level)

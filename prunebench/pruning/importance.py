@@ -74,11 +74,15 @@ def random(group: GroupView, gen: torch.Generator | None = None) -> torch.Tensor
 
 
 def bn_scale(group: GroupView, _gen: torch.Generator | None = None) -> torch.Tensor:
-    """|gamma| of the BatchNorms after the group's convs (network slimming, Liu et al. 2017)."""
+    """|gamma| of the BatchNorms after the group's convs (network slimming, Liu et al. 2017).
+
+    Coupled BatchNorms are averaged so the scores stay on gamma's scale (global ranking compares raw |gamma|).
+    """
     if not group.bns:
         raise UsageError(f"bn-scale needs a BatchNorm after conv group {group.key!r}, but it has none.",
                          hint="Use another pruner (l1, l2, fpgm, ...) for layers without BatchNorm.")
-    return sum((bn.weight.detach().abs().float() for bn in group.bns), torch.zeros(group.channels))
+    total = sum((bn.weight.detach().abs().float().cpu() for bn in group.bns), torch.zeros(group.channels))
+    return total / len(group.bns)
 
 
 def taylor(group: GroupView, _gen: torch.Generator | None = None) -> torch.Tensor:
