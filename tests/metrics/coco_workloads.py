@@ -71,3 +71,59 @@ def make_workload(
     gt = {"images": [{"id": int(i)} for i in img_ids], "annotations": anns,
           "categories": [{"id": c, "name": f"c{c}"} for c in cat_ids]}
     return gt, dets
+
+
+def make_edge_workload(seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Small workloads full of edge cases: integer-grid boxes (exact IoU ties, zero areas), gt ids from 0,
+    boolean iscrowd, ``ignore`` keys, gt areas unlike w·h, >100 detections per image, unknown categories."""
+    rng = np.random.default_rng(10_000 + seed)
+    cats = sorted(rng.choice(200, int(rng.integers(1, 6)), replace=False).tolist())
+    imgs = sorted(rng.choice(1000, int(rng.integers(1, 15)), replace=False).tolist())
+    grid = rng.random() < 0.4
+    anns: list[dict[str, Any]] = []
+    dets: list[dict[str, Any]] = []
+    aid = int(rng.integers(0, 2))
+    for im in imgs:
+        gts = []
+        for _ in range(int(rng.integers(0, 10))):
+            if grid:
+                x, y = rng.integers(0, 20, 2).astype(float)
+                w, h = rng.integers(0, 12, 2).astype(float) * rng.choice([1, 4, 10])
+            else:
+                s = rng.choice([5, 20, 40, 100, 200])
+                x, y = rng.uniform(0, 300, 2)
+                w, h = rng.uniform(0.3, 1.7, 2) * s
+            crowd = bool(rng.random() < 0.15)
+            a: dict[str, Any] = {"id": aid, "image_id": im, "category_id": int(rng.choice(cats)),
+                                 "bbox": [float(x), float(y), float(w), float(h)],
+                                 "iscrowd": int(crowd) if rng.random() < 0.8 else crowd,
+                                 "area": float(w * h * rng.choice([1.0, 1.0, 0.6, 1.3]))}
+            if rng.random() < 0.1:
+                a["ignore"] = 1
+            anns.append(a)
+            gts.append(a)
+            aid += 1
+        for _ in range(int(rng.integers(0, 130 if rng.random() < 0.15 else 25))):
+            if gts and rng.random() < 0.7:
+                g = gts[int(rng.integers(len(gts)))]
+                x, y, w, h = g["bbox"]
+                c = g["category_id"] if rng.random() < 0.85 else int(rng.choice(cats))
+                if grid:
+                    x, y = x + rng.integers(-2, 3), y + rng.integers(-2, 3)
+                    w, h = max(w + rng.integers(-2, 3), 0), max(h + rng.integers(-2, 3), 0)
+                else:
+                    j = rng.normal(0, rng.choice([0.02, 0.1, 0.3]), 4) * np.array([w, h, w, h])
+                    x, y, w, h = x + j[0], y + j[1], abs(w + j[2]), abs(h + j[3])
+            else:
+                s = rng.choice([5, 20, 40, 100, 200])
+                x, y = rng.uniform(0, 300, 2)
+                w, h = rng.uniform(0.3, 1.7, 2) * s
+                c = int(rng.choice(cats))
+            score = float(rng.choice([round(float(rng.random()), 1), float(rng.random()), 0.5]))
+            dets.append({"image_id": im, "category_id": c, "bbox": [float(x), float(y), float(w), float(h)],
+                         "score": score})
+    if rng.random() < 0.2 and dets:
+        dets.append({"image_id": imgs[0], "category_id": 999, "bbox": [1.0, 1.0, 3.0, 3.0], "score": 0.3})
+    order = rng.permutation(len(dets))
+    gt = {"images": [{"id": i} for i in imgs], "annotations": anns, "categories": [{"id": c} for c in cats]}
+    return gt, [dets[i] for i in order]

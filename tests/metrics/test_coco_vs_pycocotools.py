@@ -12,7 +12,7 @@ import pytest
 
 from prunebench.metrics.coco import STAT_NAMES, coco_evaluate, to_coco
 
-from .coco_workloads import make_workload
+from .coco_workloads import make_edge_workload, make_workload
 
 pycocotools = pytest.importorskip("pycocotools.cocoeval")
 from pycocotools.coco import COCO  # noqa: E402
@@ -54,6 +54,14 @@ CASES = [
 @pytest.mark.parametrize(("seed", "kw"), CASES, ids=[f"w{c[0]}" for c in CASES])
 def test_matches_pycocotools(seed: int, kw: dict[str, Any]) -> None:
     gt, dets = make_workload(seed, **kw)
+    if not dets:
+        pytest.skip("pycocotools cannot load an empty results list")
+    check(gt, dets)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_edge_workloads_match_pycocotools(seed: int) -> None:
+    gt, dets = make_edge_workload(seed)
     if not dets:
         pytest.skip("pycocotools cannot load an empty results list")
     check(gt, dets)
