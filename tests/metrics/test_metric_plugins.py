@@ -133,3 +133,17 @@ def test_peak_memory(ctx: EvalContext) -> None:
     assert r.method
     out = pb.create_metric("peak_mem_mb").compute(ctx)
     assert out["peak_mem_mb"] >= 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_latency_and_memory(ctx: EvalContext) -> None:
+    r = measure_latency(ctx.model, 64, device="cuda:0", warmup=1, repeats=3, half=True)
+    assert r.device == "cuda:0"
+    assert r.dtype == "float16"
+    assert r.median_ms > 0
+    mem = measure_peak_memory(ctx.model, 128, device="cuda:0")
+    assert mem.method.startswith("cuda")
+    assert mem.peak_mb > 0
+    cuda_ctx = EvalContext(model=ctx.model, family=ctx.family, imgsz=64, device="cuda:0")
+    out = pb.create_metric("latency_ms", **FAST).compute(cuda_ctx)
+    assert out["latency_ms"] > 0
