@@ -102,7 +102,7 @@ class CocoMAP(Metric):
 
     Reads ``ctx.cache["coco"]`` when the suite stored COCO-format data there (a ``(gt, dets)`` pair or a
     ``{"gt": ..., "dets": ...}`` mapping); otherwise converts the per-image detections and labels that
-    ``DetectionStats`` kept (``ctx.detection.images``) with :func:`prunebench.metrics.coco.to_coco`.
+    ``DetectionStats`` kept (``ctx.detection.images``), as :func:`prunebench.metrics.coco.to_coco` would.
     """
 
     name: ClassVar[str] = "coco_map50_95"
@@ -112,21 +112,20 @@ class CocoMAP(Metric):
     fmt: ClassVar[str] = ".3f"
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
-        from prunebench.metrics.coco import coco_evaluate, to_coco
+        from prunebench.metrics.coco import coco_evaluate, coco_evaluate_images
 
         data = ctx.cache.get("coco")
         if isinstance(data, dict):
-            gt, dets = data["gt"], data["dets"]
+            res = coco_evaluate(data["gt"], data["dets"])
         elif isinstance(data, (tuple, list)) and len(data) == 2:
-            gt, dets = data
+            res = coco_evaluate(*data)
         else:
             images = getattr(ctx.detection, "images", None)
             if images is None:
                 raise UsageError(
                     "The metric 'coco_map50_95' needs COCO-format data (ctx.cache['coco']) or per-image detections "
                     "(ctx.detection.images from DetectionStats(keep_images=True)); neither is present.")
-            gt, dets = to_coco(images)
-        res = coco_evaluate(gt, dets)
+            res = coco_evaluate_images(images)
         return {"coco_map50_95": float(res.stats[0]), "coco_map50": float(res.stats[1])}
 
 

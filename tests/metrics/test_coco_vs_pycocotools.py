@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from prunebench.metrics.coco import STAT_NAMES, coco_evaluate, to_coco
+from prunebench.metrics.coco import STAT_NAMES, coco_evaluate, coco_evaluate_images, to_coco
 
 from .coco_workloads import make_edge_workload, make_workload
 
@@ -117,3 +117,5 @@ def test_to_coco_round_trip() -> None:
     assert [c["name"] for c in gt["categories"]] == ["a", "b"]
     assert len(gt["images"]) == 7
     check(gt, dets)
+    direct = coco_evaluate_images(images)
+    np.testing.assert_array_equal(direct.stats, coco_evaluate(gt, dets).stats)
