@@ -17,7 +17,7 @@ from prunebench.errors import UsageError
 __all__ = ["GENERATOR_VERSION", "SynthOptions", "generate_tea_bud", "render_image"]
 
 #: bump whenever the drawing changes: it is part of the dataset fingerprint and of the manifest
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 _MANIFEST = "manifest.json"
 
@@ -116,12 +116,30 @@ def _draw_bud(draw: Any, rng: np.random.Generator, x: float, y: float, size: flo
     return np.concatenate(points, 0)
 
 
+def _draw_open_leaves(draw: Any, rng: np.random.Generator, x: float, y: float, size: float, angle: float) -> None:
+    """A hard negative: one or two young leaves on a stem, opened, without a bud between them."""
+    base = np.array([x, y])
+    tip = base - np.array([math.cos(angle), math.sin(angle)]) * size * 0.5
+    draw.line([tuple(base), tuple(tip)], fill=_shade(rng, (110, 140, 65), 15), width=max(1, round(size / 14)))
+    fill = _shade(rng, (115, 170, 70), 15)
+    for k in range(int(rng.integers(1, 3))):
+        side = 1 if k == 0 else -1
+        la = angle + side * rng.uniform(0.5, 1.3)
+        ll = size * rng.uniform(0.6, 0.9)
+        lc = base + np.array([math.cos(la), math.sin(la)]) * ll * 0.5
+        poly = _leaf_polygon(lc[0], lc[1], ll, ll * rng.uniform(0.4, 0.55), la)
+        draw.polygon([tuple(p) for p in poly], fill=fill)
+
+
 def render_image(rng: np.random.Generator, width: int, height: int) -> tuple[Any, np.ndarray]:
     """Draw one image; return it (a Pillow RGB image) and its labels ``[n, 5]`` (0, cx, cy, w, h normalised)."""
     from PIL import Image, ImageDraw, ImageFilter
 
     img = _background(rng, width, height)
     draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(0, 3))):  # young leaves without a bud: look alike, must not be detected
+        _draw_open_leaves(draw, rng, rng.uniform(0.05, 0.95) * width, rng.uniform(0.05, 0.95) * height,
+                          rng.uniform(0.06, 0.15) * width, -math.pi / 2 + rng.uniform(-1.0, 1.0))
     n = 0 if rng.random() < 0.05 else int(rng.integers(1, 5))
     boxes: list[np.ndarray] = []
     for _ in range(n):
@@ -137,7 +155,7 @@ def render_image(rng: np.random.Generator, width: int, height: int) -> tuple[Any
         x2, y2 = pts.max(0)
         boxes.append(np.array([max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)]))
     for b in boxes:  # partial occlusion by a mature leaf crossing one edge of the box
-        if rng.random() < 0.3:
+        if rng.random() < 0.35:
             bw, bh = b[2] - b[0], b[3] - b[1]
             edge = rng.integers(0, 4)
             cx = [b[0], b[2], b[0] + bw / 2, b[0] + bw / 2][edge]

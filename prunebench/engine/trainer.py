@@ -204,7 +204,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
     total_iters = nb * cfg.epochs
     nw = 0 if cfg.warmup_epochs <= 0 else min(max(round(cfg.warmup_epochs * nb), 100), total_iters // 2)
     eval_cfg = EvalConfig(imgsz=cfg.imgsz, batch_size=cfg.batch_size * 2)
-    stopped = False
+    stopped = bool(state is not None and state.get("finished"))  # finished (or stopped by patience) before
 
     with _own_progress(progress) as (prog, own):
         task = None if own else prog.add_task(f"{stage}", total=nb)

@@ -106,7 +106,7 @@ def validate(model: nn.Module, family: ModelFamily, data_yaml: Path | str | None
         dataloader = create_dataloader(info, cfg.split, size, cfg.batch_size, augment=False, rect=rect,
                                           pad=0.5 if rect else 0.0, stride=stride, cache=False)
     was_training = model.training
-    model.eval()
+    model.to(dev).eval()  # the caller's model moves to ``device`` (as YOLOv5's val.run does)
     half = bool(cfg.half and dev.type == "cuda")
     model_dtype = torch.float16 if half else torch.float32
     if half:
