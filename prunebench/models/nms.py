@@ -42,14 +42,15 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, *, max_
     b = boxes[order]
     areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     kept_pos: list[torch.Tensor] = []
+    chunk = max(4 * block, 4096)
     kept_boxes = b[:0]
     kept_areas = areas[:0]
     total = 0
     for start in range(0, n, block):
         cb, ca = b[start:start + block], areas[start:start + block]
         alive = torch.ones(cb.shape[0], dtype=torch.bool, device=b.device)
-        for k in range(0, kept_boxes.shape[0], 4 * block):  # bounded memory: kept boxes in chunks
-            kb, ka = kept_boxes[k:k + 4 * block], kept_areas[k:k + 4 * block]
+        for k in range(0, kept_boxes.shape[0], chunk):  # bounded memory: kept boxes in chunks
+            kb, ka = kept_boxes[k:k + chunk], kept_areas[k:k + chunk]
             alive &= ~(_pair_iou(kb, cb, ka, ca) > iou_threshold).any(0)
         sup = torch.triu(_pair_iou(cb, cb, ca, ca) > iou_threshold, diagonal=1)  # sup[i, j]: i above j
         sup &= alive[:, None]

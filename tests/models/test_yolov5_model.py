@@ -22,13 +22,14 @@ def tiny() -> nn.Module:
 
 
 def test_official_state_dict_keys() -> None:
-    sd = build_yolov5("n", 80).state_dict()
+    model = build_yolov5("n", 80)
+    sd = model.state_dict()
     for key in ("model.0.conv.weight", "model.0.bn.running_var", "model.2.m.0.cv1.conv.weight",
                 "model.9.cv2.bn.bias", "model.24.anchors", "model.24.m.0.weight", "model.24.m.2.bias"):
         assert key in sd, key
     assert sd["model.24.m.0.weight"].shape == (255, 64, 1, 1)
     assert not any("stride" in k or "grid" in k for k in sd)
-    n_conv = sum(isinstance(m, Conv) for m in build_yolov5("n", 80).modules())
+    n_conv = sum(isinstance(m, Conv) for m in model.modules())
     assert n_conv == 57
     assert len(sd) == 6 * n_conv + 7
 
@@ -47,7 +48,7 @@ def test_layer_attributes_and_types() -> None:
     assert model.save == [4, 6, 10, 14, 17, 20, 23]
     assert model.model[0].np == 3 * 32 * 36 + 64  # conv 6x6 (3->32) + BN
     assert len(model.model[6].m) == 3
-    assert len(build_yolov5("m", 80).model[6].m) == 6
+    assert len(build_yolov5("m", 80, width_multiple=0.0625).model[6].m) == 6
     bn = model.model[0].bn
     assert bn.eps == 1e-3
     assert bn.momentum == 0.03
