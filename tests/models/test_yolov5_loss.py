@@ -159,3 +159,13 @@ def test_loss_backward_through_model() -> None:
     empty_total, empty_items = loss(model(x), torch.zeros(0, 6))
     assert empty_items[0].item() == 0.0
     assert empty_total.item() > 0  # objectness loss only
+
+
+def test_unsupported_hyp_is_a_usage_error() -> None:
+    from prunebench.errors import UsageError
+
+    model = build_yolov5("n", 1, width_multiple=0.0625)
+    with pytest.raises(UsageError, match="fl_gamma=1.5"):
+        YOLOv5n().loss(model, {"fl_gamma": 1.5})
+    with pytest.raises(UsageError, match="anchor_t"):
+        ComputeLoss(model, {"box": 0.05, "obj": 1.0, "cls": 0.5})

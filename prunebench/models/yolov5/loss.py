@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunebench.errors import UsageError
 from prunebench.models.ops import bbox_iou
 
 __all__ = ["ComputeLoss", "scale_hyp"]
@@ -31,8 +32,9 @@ class ComputeLoss:
     """``loss(train_outputs, targets[n, 6]) -> (loss * bs, [box, obj, cls] detached)``.
 
     ``hyp`` must hold the *already scaled* gains (see :func:`scale_hyp`) plus ``cls_pw``, ``obj_pw``,
-    ``anchor_t``, ``fl_gamma`` (only 0 is supported) and optionally ``label_smoothing``. Anchors, strides and
-    ``nc`` are read from the model's Detect layer, so a pruned model works unchanged.
+    ``anchor_t``, ``fl_gamma`` (only 0 is supported: anything else is a UsageError) and optionally
+    ``label_smoothing``. Anchors, strides and ``nc`` are read from the model's Detect layer, so a pruned
+    model works unchanged.
     """
 
     sort_obj_iou = False
@@ -42,7 +44,13 @@ class ComputeLoss:
         device = p.device
         h = dict(hyp)
         if float(h.get("fl_gamma", 0.0)) > 0:
-            raise ValueError(f"fl_gamma={h['fl_gamma']}: focal loss is not supported (use 0.0)")
+            raise UsageError(f"hyp fl_gamma={h['fl_gamma']}: focal loss is not supported by prunebench's YOLOv5 "
+                             "loss (allowed: 0.0, as in hyp.scratch-low).", hint="Remove fl_gamma from the hyp "
+                             "overrides.")
+        missing = [k for k in ("box", "obj", "cls", "anchor_t") if k not in h]
+        if missing:
+            raise UsageError(f"The loss hyper-parameters lack {missing}; got keys {sorted(h)}.",
+                             hint="Start from family.default_hyp() and override what you need.")
         self.BCEcls = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([h.get("cls_pw", 1.0)], device=device))
         self.BCEobj = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([h.get("obj_pw", 1.0)], device=device))
         eps = float(h.get("label_smoothing", 0.0))
