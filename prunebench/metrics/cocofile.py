@@ -67,7 +67,8 @@ def _check_box(where: str, box: Any, hint: str) -> None:
     if not all(math.isfinite(v) for v in box):
         raise _fail(where, "bbox has a NaN or infinite value", box, _BOX_ALLOWED, hint)
     if any(v < 0 for v in box):
-        raise _fail(where, "bbox has a negative value", box, _BOX_ALLOWED, hint)
+        raise _fail(where, "bbox has a negative value", box, _BOX_ALLOWED,
+                    hint + " Boxes must lie in the image: clip x and y to >= 0 (and width, height are sizes).")
 
 
 def _check_list_of_objects(name: str, items: Any, field: str, hint: str) -> list[dict[str, Any]]:
