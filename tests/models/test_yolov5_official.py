@@ -100,8 +100,12 @@ def test_official_checkpoint_equals_state_dict_import(tmp_path: Path, fake_yolov
 def test_official_last_pt_prefers_ema(tmp_path: Path, fake_yolov5: dict[str, ModuleType]) -> None:
     model, ema = _tiny(0), _tiny(1)
     last = tmp_path / "last.pt"
-    torch.save({"epoch": 5, "model": _as_official(model, fake_yolov5).half(),
-                "ema": _as_official(ema, fake_yolov5).half(), "updates": 10}, last)
+    import numpy as np
+
+    torch.save({"epoch": 5, "best_fitness": np.array([0.4321]), "model": _as_official(model, fake_yolov5).half(),
+                "ema": _as_official(ema, fake_yolov5).half(), "updates": 10, "date": "2024-01-01",
+                "opt": {"imgsz": 640, "hyp": {"lr0": 0.01}, "rect": False, "score": np.float64(0.5)},
+                "optimizer": torch.optim.SGD(model.parameters(), lr=0.01).state_dict()}, last)
     loaded = YOLOv5n().load(last)
     with torch.no_grad():
         ref = ema.half().float().state_dict()

@@ -7,6 +7,7 @@ to an inert stand-in that only collects its ``__dict__``, and any other global i
 
 from __future__ import annotations
 
+import codecs
 import collections
 import pickle
 import types
@@ -35,6 +36,8 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("builtins", "frozenset"): frozenset,
     ("builtins", "slice"): slice,
     ("builtins", "object"): object,
+    ("builtins", "bytearray"): bytearray,
+    ("_codecs", "encode"): codecs.encode,  # protocol-2 pickles store bytes as (latin-1 str, "latin1")
     ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): torch._utils._rebuild_parameter_with_state,
@@ -74,17 +77,17 @@ def _inert_class(module: str, name: str) -> type:
 
 
 def _numpy_global(module: str, name: str) -> Any:
-    if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "scalar":
-        import numpy as np
+    """numpy scalars and arrays (e.g. ``best_fitness`` in a last.pt): rebuilt from raw bytes, nothing run."""
+    if not module.startswith("numpy"):
+        return None
+    import numpy as np
 
-        return np.core.multiarray.scalar if hasattr(np, "core") else np._core.multiarray.scalar
-    if module == "numpy" and name == "dtype":
-        import numpy as np
-
-        return np.dtype
-    if module in ("numpy.dtypes",) and name.endswith("DType"):
-        import numpy as np
-
+    multiarray = getattr(getattr(np, "_core", None), "multiarray", None) or np.core.multiarray
+    if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("scalar", "_reconstruct"):
+        return getattr(multiarray, name)
+    if module == "numpy" and name in ("dtype", "ndarray"):
+        return getattr(np, name)
+    if module == "numpy.dtypes" and name.endswith("DType") and hasattr(np, "dtypes"):
         return getattr(np.dtypes, name)
     return None
 
