@@ -173,3 +173,22 @@ def test_names_given_at_save_and_fixed_nc(tmp_path: Path) -> None:
     model.nc = 2  # unchanged: allowed
     with pytest.raises(ValueError, match="predicts 2 classes"):
         model.nc = 3
+
+
+@pytest.mark.parametrize("scope", ["backbone", "all"])
+def test_model_pruned_by_a_registered_pruner_reloads(tmp_path: Path, scope: str, monkeypatch: pytest.MonkeyPatch,
+                                                     fresh_catalogue: None) -> None:
+    import prunebench as pb
+
+    monkeypatch.setenv("PRUNEBENCH_DISABLE_PLUGINS", "all")
+    if "l1" not in pb.list_pruners():
+        pytest.skip("no l1 pruner registered in this checkout")
+    fam = YOLOv5n({"width_multiple": 0.125})
+    model = _tiny(nc=2)
+    pruned_model, record = pb.prune(model, "l1", level=0.5, family=fam, imgsz=64, scope=scope)
+    assert record.params_after < record.params_before
+    path = fam.save(pruned_model, tmp_path / "p.pt")
+    loaded = fam.load(path)
+    assert count_params(loaded) == count_params(pruned_model)
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.equal(_out(pruned_model, x), _out(loaded, x))
