@@ -21,6 +21,7 @@ BUNDLED = ("l1", "l2", "random", "lamp", "fpgm", "taylor", "bn-scale")
 # third-party pruners in the catalogue (e.g. prunebench-nni) run on yolov5n here; their own tests do the rest
 OTHERS = [n for n in pb.list_pruners() if n not in BUNDLED]
 CASES = [(m, p) for m in MODELS for p in BUNDLED] + [("yolov5n", p) for p in OTHERS]
+TINY = 0.0625  # width multiple of the tiny variants (save/reload/ONNX; third-party pruners)
 
 
 def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -48,23 +49,34 @@ def context(name: str, model: nn.Module, **family_options: object) -> PruneConte
 
 
 @pytest.fixture(scope="module")
-def full() -> dict[str, nn.Module]:
-    return {name: _as_if_trained(pb.create_model(name, nc=1)) for name in MODELS}
+def full() -> dict[str, tuple[nn.Module, int]]:
+    """name -> (model as if trained, its fused parameter count)."""
+    out = {}
+    for name in MODELS:
+        model = _as_if_trained(pb.create_model(name, nc=1))
+        out[name] = (model, count_params(pb.get_model_family(name).fuse(model)))
+    return out
 
 
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, nn.Module]:
-    return {name: _as_if_trained(pb.create_model(name, nc=1, width_multiple=0.0625)) for name in MODELS}
+    return {name: _as_if_trained(pb.create_model(name, nc=1, width_multiple=TINY)) for name in MODELS}
 
 
 @pytest.mark.parametrize(("name", "pruner"), CASES)
-def test_pruner_contract(full: dict[str, nn.Module], name: str, pruner: str) -> None:
-    model = full[name]
-    ctx = context(name, model)
+def test_pruner_contract(full: dict[str, tuple[nn.Module, int]], tiny: dict[str, nn.Module], name: str,
+                         pruner: str) -> None:
+    if pruner in BUNDLED:
+        model, fused_params = full[name]
+        ctx = context(name, model)
+    else:  # third-party pruners: the tiny variant here, their own tests do the rest
+        model = tiny[name]
+        ctx = context(name, model, width_multiple=TINY)
+        fused_params = count_params(ctx.family.fuse(model))
     x = torch.rand(1, 3, IMGSZ, IMGSZ, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         ref_eval = model(x)
-    fused_before = ctx.family.fuse(model)
+    first_conv = model.model[0].conv.out_channels
     sizes = []
     for level in LEVELS:
         result = pb.create_pruner(pruner).prune(model, level, ctx)
@@ -74,17 +86,18 @@ def test_pruner_contract(full: dict[str, nn.Module], name: str, pruner: str) -> 
         assert out[0].shape == ref_eval[0].shape  # [1, anchors x cells, 5 + nc]
         assert [o.shape for o in out[1]] == [o.shape for o in ref_eval[1]]
         assert torch.isfinite(out[0]).all()
-        fused = ctx.family.fuse(pruned)
-        assert rec.params_before == count_params(fused_before)
-        assert rec.params_after == count_params(fused)
-        assert rec.gflops_after == pytest.approx(gflops(fused), rel=1e-9)
+        assert rec.params_before == fused_params
+        if level == 0.6:  # the independent counter (fused model, thop convention) agrees with the record
+            fused = ctx.family.fuse(pruned)
+            assert rec.params_after == count_params(fused)
+            assert rec.gflops_after == pytest.approx(gflops(fused), rel=1e-9)
         assert rec.level == level
         assert rec.pruner == pruner
         assert rec.scope == "backbone"
         assert level - 0.1 < rec.channel_reduction <= level + 1e-9  # ceil keeps; at most the level goes
         assert sum(rec.removed.values()) == rec.channels_before - rec.channels_after
         sizes.append((rec.params_after, rec.gflops_after))
-    assert model.model[0].conv.out_channels == 16 if name == "yolov5n" else True  # input untouched
+    assert model.model[0].conv.out_channels == first_conv  # the input model is untouched
     params, flops = zip(*sizes, strict=True)
     assert list(params) == sorted(params, reverse=True)
     assert len(set(params)) == 3
@@ -96,7 +109,7 @@ def test_pruner_contract(full: dict[str, nn.Module], name: str, pruner: str) -> 
 def test_pruned_model_saves_reloads_and_exports(tiny: dict[str, nn.Module], name: str, pruner: str,
                                                tmp_path: Path) -> None:
     model = tiny[name]
-    ctx = context(name, model, width_multiple=0.0625)
+    ctx = context(name, model, width_multiple=TINY)
     x = torch.rand(1, 3, IMGSZ, IMGSZ, generator=torch.Generator().manual_seed(3))
     for level in LEVELS:
         pruned = pb.create_pruner(pruner).prune(model, level, ctx).model.eval()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prunebench.pruning import levels
-from prunebench.pruning.options import PrunerOptions, resolve_round_to
+from prunebench.pruning.options import PrunerOptions, cpu_block, resolve_round_to
 
 
 @pytest.mark.parametrize(("c", "level", "rounding", "keep"), [
@@ -68,7 +68,7 @@ def test_options_bounds_and_defaults() -> None:
                 {"tolerance": 0.5}, {"max_level_per_layer": 1.0}, {"levle": 0.3}):
         with pytest.raises(pydantic.ValidationError):
             PrunerOptions(**bad)  # type: ignore[arg-type]
-    assert resolve_round_to("auto", "cpu") == 8
+    assert resolve_round_to("auto", "cpu") == cpu_block() in (8, 16)
     assert resolve_round_to("auto", "cuda:0") == 8
     assert resolve_round_to(1, "cpu") is None
     assert resolve_round_to(16, "cpu") == 16
