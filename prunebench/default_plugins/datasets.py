@@ -21,8 +21,9 @@ class YoloData(DatasetProvider):
     description: ClassVar[str] = "an existing YOLO-format dataset from a data.yaml (images/ + labels/)"
 
     class Options(PluginOptions):
-        path: str = Field(..., min_length=1, max_length=4096,
-                          description="path to the data.yaml (relative paths: from the current directory)")
+        path: str = Field("datasets/tea-bud.yaml", min_length=1, max_length=4096,
+                          description="path to the data.yaml (relative paths: from the current directory; "
+                                      "default: the repository's synthetic tea-bud descriptor)")
         check: bool = Field(True, description="check images and labels (cached) when preparing")
 
     def _yaml(self) -> Path:
