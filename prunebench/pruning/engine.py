@@ -17,7 +17,7 @@ from prunebench.pruning import levels
 from prunebench.pruning.costs import CostModel, measure_costs
 from prunebench.pruning.groups import ScopeGroups, build_groups, check_scope, prune_group
 from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, accumulate_taylor_grads, normalise
-from prunebench.pruning.options import PrunerOptions, resolve_round_to
+from prunebench.pruning.options import PrunerOptions, resolve_round_to, round_min_channels
 
 __all__ = ["PruningWarning", "coupled_groups", "prune_by_indices", "prune_model"]
 
@@ -246,6 +246,7 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     device = _device(model)
     example = _probe(family, context.example_inputs, model)
     round_to = resolve_round_to(options.round_to, str(device))
+    round_min = round_min_channels(options.round_to, str(device))
     notes: list[str] = []
     before = measure_costs(model, example)
     groups = build_groups(model, family, options.scope, example)
@@ -259,7 +260,8 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     ranked = {k: (s if criterion in GLOBAL_RAW else normalise(s)) for k, s in scores.items()}
 
     def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
-        kw = {"rounding": options.rounding, "round_to": rt, "max_level_per_layer": options.max_level_per_layer}
+        kw = {"rounding": options.rounding, "round_to": rt, "max_level_per_layer": options.max_level_per_layer,
+              "round_min": round_min}
         if options.global_pruning:
             return levels.global_counts(ranked, ratio, **kw)  # type: ignore[arg-type]
         return levels.local_counts(channels, ratio, **kw)  # type: ignore[arg-type]
@@ -310,7 +312,8 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
                      f"indices kept): {', '.join(sorted(tied)[:8])}{' ...' if len(tied) > 8 else ''}")
     after = measure_costs(model, example)
     members = groups.members
-    extra: dict[str, Any] = {"criterion": criterion, "round_to": round_to, "global_pruning": options.global_pruning,
+    extra: dict[str, Any] = {"criterion": criterion, "round_to": round_to, "round_min_channels": round_min,
+                             "global_pruning": options.global_pruning,
                              "iterative_steps": steps, "group_keep": dict(final), "gflops_imgsz": 640,
                              "options": options.model_dump(mode="json", by_alias=True)}
     record = _record(name, level, options.target, options.scope, before, after, members, channels, final,

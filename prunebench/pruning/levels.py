@@ -50,30 +50,33 @@ def keep_count(channels: int, level: float, rounding: str = "ceil") -> int:
     raise ValueError(f"rounding must be 'ceil', 'floor' or 'round', got {rounding!r}")
 
 
-def round_keep(keep: int, channels: int, round_to: int | None) -> int:
+def round_keep(keep: int, channels: int, round_to: int | None, round_min: int = 0) -> int:
     """Round a kept count to the nearest multiple of ``round_to`` (halves up), never below one multiple.
 
     Torch-Pruning rounds a group that would go to 0 channels by leaving it unpruned; here such a group
-    keeps one multiple instead (or all its channels when it has no more than that).
+    keeps one multiple instead (or all its channels when it has no more than that). Groups of fewer
+    than ``round_min`` channels keep their exact count.
     """
-    if not round_to or round_to <= 1:
+    if not round_to or round_to <= 1 or channels < round_min:
         return keep
     multiple = max(1, math.floor(keep / round_to + 0.5)) * round_to
     return min(channels, multiple)
 
 
 def local_counts(channels: Mapping[str, int], level: float, *, rounding: str = "ceil",
-                 round_to: int | None = None, max_level_per_layer: float | None = None) -> dict[str, int]:
+                 round_to: int | None = None, max_level_per_layer: float | None = None,
+                 round_min: int = 0) -> dict[str, int]:
     """Kept channels per group when every group loses ``level`` of its channels."""
     out: dict[str, int] = {}
     for key, c in channels.items():
         keep = max(keep_count(c, level, rounding), min_keep(c, max_level_per_layer))
-        out[key] = round_keep(keep, c, round_to)
+        out[key] = round_keep(keep, c, round_to, round_min)
     return out
 
 
 def global_counts(scores: Mapping[str, torch.Tensor], level: float, *, rounding: str = "ceil",
-                  round_to: int | None = None, max_level_per_layer: float | None = None) -> dict[str, int]:
+                  round_to: int | None = None, max_level_per_layer: float | None = None,
+                  round_min: int = 0) -> dict[str, int]:
     """Kept channels per group when ``level`` of all channels go, the lowest (normalised) scores first.
 
     Ties are broken by group order, then channel index (a stable sort), so a result is reproducible; a
@@ -98,7 +101,7 @@ def global_counts(scores: Mapping[str, torch.Tensor], level: float, *, rounding:
         if removed[key] < limit[key]:
             removed[key] += 1
             done += 1
-    return {k: round_keep(sizes[k] - removed[k], sizes[k], round_to) for k in keys}
+    return {k: round_keep(sizes[k] - removed[k], sizes[k], round_to, round_min) for k in keys}
 
 
 def keep_indices(scores: torch.Tensor, keep: int) -> list[int]:

@@ -8,7 +8,16 @@ from pydantic import Field, field_validator
 
 from prunebench.contracts import PluginOptions
 
-__all__ = ["AUTO", "PrunerOptions", "RoundTo", "Rounding", "Target", "cpu_block", "resolve_round_to"]
+__all__ = [
+    "AUTO",
+    "PrunerOptions",
+    "RoundTo",
+    "Rounding",
+    "Target",
+    "cpu_block",
+    "resolve_round_to",
+    "round_min_channels",
+]
 
 Target = Literal["channels", "params", "flops"]
 Rounding = Literal["ceil", "floor", "round"]
@@ -39,8 +48,8 @@ class PrunerOptions(PluginOptions):
     round_to: int | Literal["auto"] | None = Field(
         None,
         description="Round the kept channels of each group to a multiple of this number (never to 0); "
-        "'auto' picks the device's preferred multiple (CPU: 16 with AVX-512, else 8; CUDA: 8); null keeps "
-        "exact counts (the seed's sizes).",
+        "'auto' picks the device's block (CPU: 16 with AVX-512, else 8; CUDA: 8) and rounds only groups "
+        "of at least 4 blocks; null keeps exact counts (the seed's sizes).",
     )
     rounding: Literal["ceil", "floor", "round"] = Field(
         "ceil",
@@ -81,6 +90,10 @@ def cpu_block() -> int:
     return 16 if "AVX512" in capability else 8
 
 
+#: ``auto`` rounds only groups with at least this many blocks of channels (smaller ones stay exact)
+AUTO_MIN_BLOCKS = 4
+
+
 def resolve_round_to(round_to: int | str | None, device: str) -> int | None:
     """The multiple kept channels are rounded to on ``device`` (None means no rounding).
 
@@ -93,3 +106,9 @@ def resolve_round_to(round_to: int | str | None, device: str) -> int | None:
         return 8 if str(device).startswith("cuda") else cpu_block()
     value = int(round_to)
     return None if value <= 1 else value
+
+
+def round_min_channels(round_to: int | str | None, device: str) -> int:
+    """Groups smaller than this keep exact counts: ``auto`` spares groups of fewer than 4 blocks."""
+    block = resolve_round_to(round_to, device)
+    return AUTO_MIN_BLOCKS * block if round_to == AUTO and block else 0

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prunebench.pruning import levels
-from prunebench.pruning.options import PrunerOptions, cpu_block, resolve_round_to
+from prunebench.pruning.options import PrunerOptions, cpu_block, resolve_round_to, round_min_channels
 
 
 @pytest.mark.parametrize(("c", "level", "rounding", "keep"), [
@@ -32,6 +32,8 @@ def test_round_to_never_zero_and_capped() -> None:
     assert levels.round_keep(43, 64, 8) == 40
     assert levels.round_keep(5, 6, 8) == 6  # a group smaller than the multiple stays whole
     assert levels.round_keep(45, 64, None) == 45
+    assert levels.round_keep(23, 32, 16, round_min=64) == 23  # too small a group for 4 blocks: exact
+    assert levels.round_keep(90, 128, 16, round_min=64) == 96
 
 
 def test_guard_keeps_at_least_one() -> None:
@@ -72,3 +74,5 @@ def test_options_bounds_and_defaults() -> None:
     assert resolve_round_to("auto", "cuda:0") == 8
     assert resolve_round_to(1, "cpu") is None
     assert resolve_round_to(16, "cpu") == 16
+    assert round_min_channels("auto", "cuda:0") == 32
+    assert round_min_channels(8, "cpu") == 0  # an explicit multiple rounds every group
