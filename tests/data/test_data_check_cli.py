@@ -188,3 +188,25 @@ def test_nc_disagrees_with_names(make_dataset: Callable[..., Path], capsys: pyte
     code, out = run(capsys, str(data))
     assert code == 2
     assert f"{data}: nc is 2 but names lists 1 classes (['bud'])." in out
+
+
+def test_check_one_split_only(make_dataset: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_dataset(train={"a.png": None, "b.png": None})  # train unusable, val fine
+    code, out = run(capsys, str(data), "--split", "val")
+    assert code == 0
+    assert "│ val │ 1 │ 1 │" in out
+    assert "│ train │" not in out
+
+
+def test_data_without_action_shows_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data"]) == 2
+    assert "prunebench data {check,synth}" in capsys.readouterr().out
+
+
+def test_yolo_plugin_refuses_an_unusable_dataset(make_dataset: Callable[..., Path]) -> None:
+    import prunebench as pb
+    from prunebench.errors import UsageError
+
+    data = make_dataset(val={})
+    with pytest.raises(UsageError, match="val: no images found"):
+        pb.create_dataset("yolo", path=str(data)).prepare(data.parent)
