@@ -209,7 +209,8 @@ def _data(ctx: _Ctx) -> dict[str, Any]:
     data_yaml = provider.prepare(ctx.out_dir)  # generating or checking the data is the stage's own work
     ctx.compute_seconds += time.perf_counter() - t0
     info = load_data_yaml(data_yaml)
-    return {"data_yaml": ctx.rel(data_yaml), "nc": info.nc, "names": list(info.names)}
+    rel = ctx.rel(data_yaml)
+    return {"data_yaml": rel, "nc": info.nc, "names": list(info.names), "files": {"data_yaml": rel}}
 
 
 def _train(ctx: _Ctx) -> dict[str, Any]:
