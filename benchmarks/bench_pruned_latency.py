@@ -2,8 +2,10 @@
 
 Run: ``python -m pytest benchmarks/bench_pruned_latency.py -o addopts= --import-mode=importlib
 -p no:cacheprovider --benchmark-only -s``. Environment: ``PRUNEBENCH_BENCH_MODELS`` (default
-``yolov5n,yolov5s,yolov5m``), ``PRUNEBENCH_BENCH_ROUNDS`` (default 7), ``PRUNEBENCH_BENCH_THREADS``
-(default 2), ``PRUNEBENCH_BENCH_IMGSZ`` (default 640), ``PRUNEBENCH_BENCH_DEVICE`` (default ``cpu``).
+``yolov5n,yolov5s,yolov5m``), ``PRUNEBENCH_BENCH_LEVELS`` (default ``0.3,0.6,0.9``),
+``PRUNEBENCH_BENCH_ROUND_TO`` (default ``none,auto``; integers allowed), ``PRUNEBENCH_BENCH_ROUNDS``
+(default 7), ``PRUNEBENCH_BENCH_THREADS`` (default 2), ``PRUNEBENCH_BENCH_IMGSZ`` (default 640),
+``PRUNEBENCH_BENCH_DEVICE`` (default ``cpu``; ``cuda:0`` synchronises around every pass).
 
 Each case is timed by pytest-benchmark (the pruned model alone), and then pruned and unpruned are
 timed **interleaved** (one pass of each in turn, median of each) so that load from other processes on
@@ -34,8 +36,10 @@ ROUNDS = int(os.environ.get("PRUNEBENCH_BENCH_ROUNDS", "7"))
 THREADS = int(os.environ.get("PRUNEBENCH_BENCH_THREADS", "2"))
 IMGSZ = int(os.environ.get("PRUNEBENCH_BENCH_IMGSZ", "640"))
 DEVICE = os.environ.get("PRUNEBENCH_BENCH_DEVICE", "cpu")
-LEVELS = (0.3, 0.6, 0.9)
-ROUND_TO: tuple[Any, ...] = (None, 8, "auto")
+LEVELS = tuple(float(v) for v in os.environ.get("PRUNEBENCH_BENCH_LEVELS", "0.3,0.6,0.9").split(","))
+ROUND_TO: tuple[Any, ...] = tuple(
+    None if v == "none" else (v if v == "auto" else int(v))
+    for v in os.environ.get("PRUNEBENCH_BENCH_ROUND_TO", "none,auto").split(","))
 
 _rows: list[dict[str, Any]] = []
 

@@ -283,8 +283,8 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
             g_exact, g_round = cost_of(exact)[1], cost_of(final)[1]
             unpruned = [k for k in final if final[k] == channels[k] and exact[k] < channels[k]]
             if unpruned:
-                notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (no more than "
-                             f"{round_to} channels): {', '.join(unpruned)}")
+                notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (too few channels "
+                             f"to remove a whole multiple): {', '.join(unpruned)}")
             if g_round > g_exact:
                 _warn(notes, f"round_to={round_to} raised GFLOPs from {g_exact:.3f} (exact counts) to "
                              f"{g_round:.3f} at level {level}")

@@ -28,7 +28,8 @@ Criterion = Callable[[GroupView, torch.Generator | None], torch.Tensor]
 
 
 def _filters(conv: nn.Conv2d) -> torch.Tensor:
-    return conv.weight.detach().flatten(1).float()
+    """The conv's filters as rows, fp32 on the CPU (scores are ranked on the CPU whatever the device)."""
+    return conv.weight.detach().flatten(1).float().cpu()
 
 
 def l1(group: GroupView, _gen: torch.Generator | None = None) -> torch.Tensor:
