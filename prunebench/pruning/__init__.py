@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from prunebench.pruning.options import PrunerOptions
+from prunebench.pruning.pruners import CriterionPruner
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.pruning.bnscale import SparsityRegularizer, bn_gammas
     from prunebench.pruning.engine import PruningWarning, coupled_groups, prune_by_indices, prune_model
+    from prunebench.pruning.importance import GroupView
 
 __all__ = [
+    "CriterionPruner",
+    "GroupView",
     "PrunerOptions",
     "PruningWarning",
     "SparsityRegularizer",
@@ -27,6 +31,7 @@ _LAZY = {
     "prune_model": "prunebench.pruning.engine",
     "SparsityRegularizer": "prunebench.pruning.bnscale",
     "bn_gammas": "prunebench.pruning.bnscale",
+    "GroupView": "prunebench.pruning.importance",
 }
 
 

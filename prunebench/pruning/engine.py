@@ -16,7 +16,7 @@ from prunebench.errors import UsageError
 from prunebench.pruning import levels
 from prunebench.pruning.costs import CostModel, measure_costs
 from prunebench.pruning.groups import ScopeGroups, build_groups, check_scope, prune_group
-from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, accumulate_taylor_grads, normalise
+from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, Criterion, accumulate_taylor_grads, normalise
 from prunebench.pruning.options import PrunerOptions, resolve_round_to, round_min_channels
 
 __all__ = ["PruningWarning", "coupled_groups", "prune_by_indices", "prune_model"]
@@ -165,6 +165,7 @@ class _Scorer:
     context: PruneContext
     taylor_batches: int
     batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    fn: Criterion | None = None
 
     def __post_init__(self) -> None:
         if self.criterion == "taylor":
@@ -185,12 +186,19 @@ class _Scorer:
                                  hint="Give at least one (images, targets) batch.")
 
     def scores(self, model: nn.Module, groups: ScopeGroups, step: int) -> dict[str, torch.Tensor]:
-        fn = CRITERIA[self.criterion]
+        fn = self.fn or CRITERIA[self.criterion]
         gen = torch.Generator().manual_seed(int(self.context.seed) * 1000 + step)
         if self.criterion == "taylor" and self.batches is not None and self.context.loss_fn is not None:
             accumulate_taylor_grads(model, self.batches, self.context.loss_fn, len(self.batches),
                                     _device(model))
-        out = {key: fn(view, gen).cpu() for key, view in groups.views.items()}
+        out: dict[str, torch.Tensor] = {}
+        for key, view in groups.views.items():
+            score = torch.as_tensor(fn(view, gen)).detach().flatten().cpu()
+            if score.numel() != view.channels:
+                raise UsageError(f"Criterion {self.criterion!r} returned {score.numel()} scores for group {key!r}, "
+                                 f"which has {view.channels} output channels.",
+                                 hint="A criterion returns one score per output channel of the group.")
+            out[key] = score
         if self.criterion == "taylor":
             model.zero_grad(set_to_none=True)
         return out
@@ -235,11 +243,19 @@ def _search(level: float, quantity: str, base: float, tolerance: float,
 
 
 def prune_model(model: nn.Module, level: float, context: PruneContext, options: PrunerOptions, *,
-                criterion: str, name: str, taylor_batches: int = 4, inplace: bool = False) -> PruneResult:
-    """Prune ``model`` at ``level`` with ``criterion`` under the shared ``options``; return model and record."""
+                criterion: str | Criterion, name: str, taylor_batches: int = 4, inplace: bool = False) -> PruneResult:
+    """Prune ``model`` at ``level`` with ``criterion`` under the shared ``options``; return model and record.
+
+    ``criterion`` is a bundled criterion's name or a function ``(group: GroupView, generator) -> scores``
+    giving one score per output channel of the group (higher = keep); scores of a custom function are
+    divided by their group's mean under global ranking.
+    """
     if not 0.0 <= level < 1.0:
         raise UsageError(f"Pruning level {level} is out of range.", hint="A level is a fraction in [0, 1).")
-    if criterion not in CRITERIA:
+    custom: Criterion | None = None
+    if callable(criterion):
+        custom, criterion = criterion, str(getattr(criterion, "__name__", "custom"))
+    elif criterion not in CRITERIA:
         raise UsageError(f"Unknown criterion {criterion!r}.", hint="Known: " + ", ".join(sorted(CRITERIA)))
     family = context.family
     model = model if inplace else copy.deepcopy(model)
@@ -254,10 +270,10 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     if not groups.views:
         raise UsageError(f"No prunable convolution in scope {options.scope!r} of this model.",
                          hint="Choose another scope, or check the family's prunable_layers().")
-    scorer = _Scorer(criterion, context, taylor_batches)
+    scorer = _Scorer(criterion if custom is None else f"custom:{criterion}", context, taylor_batches, fn=custom)
     channels = {k: v.channels for k, v in groups.views.items()}
     scores = scorer.scores(model, groups, 0)
-    ranked = {k: (s if criterion in GLOBAL_RAW else normalise(s)) for k, s in scores.items()}
+    ranked = {k: (s if custom is None and criterion in GLOBAL_RAW else normalise(s)) for k, s in scores.items()}
 
     def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
         kw = {"rounding": options.rounding, "round_to": rt, "max_level_per_layer": options.max_level_per_layer,

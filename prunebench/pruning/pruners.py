@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ConfigDict, Field
 
@@ -28,9 +28,15 @@ __all__ = [
 
 
 class CriterionPruner(Pruner):
-    """A pruner defined by its importance criterion; everything else is the shared engine."""
+    """A pruner defined by its importance criterion; everything else is the shared engine.
 
-    criterion: ClassVar[str] = ""
+    ``criterion`` is a bundled criterion's name (``l1``, ``l2``, ``random``, ``lamp``, ``fpgm``,
+    ``taylor``, ``bn-scale``) or, for a third-party pruner, ``staticmethod(fn)`` with
+    ``fn(group, generator=None) -> Tensor`` scoring each output channel of a coupled group (higher =
+    keep; ``group.channels``, ``group.convs_out``, ``group.bns`` describe it).
+    """
+
+    criterion: ClassVar[Any] = ""
     Options = PrunerOptions  # type: ignore[assignment]
     options: PrunerOptions
 

@@ -141,3 +141,25 @@ def test_taylor_needs_data_and_uses_gradients(toy_model, toy_family) -> None:
 def test_level_out_of_range(toy_model, toy_family) -> None:
     with pytest.raises(UsageError, match="out of range"):
         prune_model(toy_model, 1.0, _ctx(toy_family), PrunerOptions(), criterion="l1", name="l1")
+
+
+def test_a_custom_criterion_function_plugs_into_the_engine(toy_model, toy_family) -> None:
+    from prunebench.pruning import CriterionPruner
+
+    def max_abs(group, generator=None):  # type: ignore[no-untyped-def]
+        return sum(c.weight.detach().flatten(1).abs().amax(1) for c in group.convs_out)
+
+    class MaxAbs(CriterionPruner):
+        name = "max-abs"
+        criterion = staticmethod(max_abs)
+
+    res = MaxAbs({"scope": "all", "global_pruning": True}).prune(toy_model, 0.5, _ctx(toy_family))
+    assert res.record.extra["criterion"] == "max_abs"
+    assert res.record.channel_reduction == pytest.approx(0.5, abs=0.05)
+
+    class Broken(CriterionPruner):
+        name = "broken"
+        criterion = staticmethod(lambda group, generator=None: torch.ones(2))
+
+    with pytest.raises(UsageError, match="one score per output channel"):
+        Broken().prune(toy_model, 0.5, _ctx(toy_family))
