@@ -63,18 +63,22 @@ def create_pruner(name: str, **options: Any) -> Pruner:
 
 
 def create_metric(name: str, **options: Any) -> Metric:
+    """The metric ``name`` with validated ``options``."""
     return _create("metric", name, options)
 
 
 def create_dataset(name: str, **options: Any) -> DatasetProvider:
+    """The dataset provider ``name`` with validated ``options``."""
     return _create("dataset", name, options)
 
 
 def create_executor(name: str, **options: Any) -> Executor:
+    """The executor ``name`` with validated ``options``."""
     return _create("executor", name, options)
 
 
 def create_reporter(name: str, **options: Any) -> Reporter:
+    """The reporter ``name`` with validated ``options``."""
     return _create("reporter", name, options)
 
 
@@ -84,22 +88,27 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 
 def list_pruners(pattern: str | None = None) -> list[str]:
+    """Registered pruner names (including third-party ones), optionally filtered by a glob."""
     return get_catalogue().pruners.names(pattern)
 
 
 def list_metrics(pattern: str | None = None) -> list[str]:
+    """Registered metric names, optionally filtered by a glob."""
     return get_catalogue().metrics.names(pattern)
 
 
 def list_datasets(pattern: str | None = None) -> list[str]:
+    """Registered dataset names, optionally filtered by a glob."""
     return get_catalogue().datasets.names(pattern)
 
 
 def list_executors(pattern: str | None = None) -> list[str]:
+    """Registered executor names, optionally filtered by a glob."""
     return get_catalogue().executors.names(pattern)
 
 
 def list_reporters(pattern: str | None = None) -> list[str]:
+    """Registered reporter names, optionally filtered by a glob."""
     return get_catalogue().reporters.names(pattern)
 
 
