@@ -195,8 +195,11 @@ class Pruner(_Plugin, ABC):
         """Epochs of sparsity training this pruner asks for (0 when none)."""
         return 0
 
-    def regularizer(self, model: nn.Module) -> Callable[[nn.Module], None] | None:
-        """A callback run after every ``backward()`` during sparsity training (adds to ``.grad``)."""
+    def regularizer(self, model: nn.Module, family: ModelFamily | None = None) -> Callable[[nn.Module], None] | None:
+        """A callback run after every ``backward()`` during sparsity training (adds to ``.grad``).
+
+        ``family`` lets the regulariser restrict itself to the layers of the pruner's scope.
+        """
         return None
 
     @abstractmethod
@@ -261,6 +264,9 @@ class Executor(_Plugin, ABC):
     def run(self, stages: list[Any], run_stage: Callable[[Any, dict[str, Any]], Any],
             on_done: Callable[[Any, Any, BaseException | None], None]) -> None:
         """Run ``stages`` (each with ``.key`` and ``.deps``), respecting dependencies.
+
+        A dependency that is not in ``stages`` is already satisfied (cached); its result is known to
+        ``run_stage``. A stage whose dependency failed is not run; ``on_done`` reports it as failed.
 
         ``run_stage(stage, dep_results)`` computes one stage; ``on_done(stage, result, error)`` is called
         in the driver process for every stage, in an order compatible with the dependencies.

@@ -128,6 +128,6 @@ def suite_finished(spec: Any, run_dir: Path, results: Any, failed: int) -> None:
 
     :param spec: the validated spec.
     :param run_dir: the run folder.
-    :param results: the stored results (``prunebench.suite.store.Results``).
+    :param results: the stored results (``prunebench.suite.results.Results``).
     :param failed: the number of failed cells.
     """
