@@ -19,7 +19,7 @@ from prunebench.pruning.groups import ScopeGroups, build_groups, check_scope, pr
 from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, Criterion, accumulate_taylor_grads, normalise
 from prunebench.pruning.options import PrunerOptions, resolve_round_to, round_min_channels
 
-__all__ = ["PruningWarning", "coupled_groups", "prune_by_indices", "prune_model"]
+__all__ = ["PruningWarning", "coupled_groups", "plan_counts", "prune_by_indices", "prune_model"]
 
 
 class PruningWarning(UserWarning):
@@ -242,6 +242,43 @@ def _search(level: float, quantity: str, base: float, tolerance: float,
     return best
 
 
+
+def plan_counts(level: float, options: PrunerOptions, *, before: CostModel, groups: ScopeGroups,
+                ranked: Mapping[str, torch.Tensor], round_to: int | None, round_min: int, notes: list[str]
+                ) -> dict[str, int]:
+    """Channels each group keeps at ``level`` under ``options``: rounding, ``round_to``, global ranking and
+    the matched-cost search (``target: params|flops``). Shared by every pruner that ranks channels, so that
+    they all read ``level`` the same way; warnings and notes are appended to ``notes``.
+    """
+    channels = {k: v.channels for k, v in groups.views.items()}
+
+    def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
+        kw = {"rounding": options.rounding, "round_to": rt, "max_level_per_layer": options.max_level_per_layer,
+              "round_min": round_min}
+        if options.global_pruning:
+            return levels.global_counts(ranked, ratio, **kw)  # type: ignore[arg-type]
+        return levels.local_counts(channels, ratio, **kw)  # type: ignore[arg-type]
+
+    def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
+        return _predict(before, groups, channels, counts)
+
+    if options.target != "channels":
+        base = before.params if options.target == "params" else before.gflops
+        return _search(level, options.target, base, options.tolerance, counts_for, cost_of, channels,
+                       options.scope, notes)
+    final = counts_for(level)
+    if round_to:
+        exact = counts_for(level, None)
+        g_exact, g_round = cost_of(exact)[1], cost_of(final)[1]
+        unpruned = [k for k in final if final[k] == channels[k] and exact[k] < channels[k]]
+        if unpruned:
+            notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (too few channels "
+                         f"to remove a whole multiple): {', '.join(unpruned)}")
+        if g_round > g_exact:
+            _warn(notes, f"round_to={round_to} raised GFLOPs from {g_exact:.3f} (exact counts) to "
+                         f"{g_round:.3f} at level {level}")
+    return final
+
 def prune_model(model: nn.Module, level: float, context: PruneContext, options: PrunerOptions, *,
                 criterion: str | Criterion, name: str, taylor_batches: int = 4, inplace: bool = False) -> PruneResult:
     """Prune ``model`` at ``level`` with ``criterion`` under the shared ``options``; return model and record.
@@ -275,16 +312,6 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     scores = scorer.scores(model, groups, 0)
     ranked = {k: (s if custom is None and criterion in GLOBAL_RAW else normalise(s)) for k, s in scores.items()}
 
-    def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
-        kw = {"rounding": options.rounding, "round_to": rt, "max_level_per_layer": options.max_level_per_layer,
-              "round_min": round_min}
-        if options.global_pruning:
-            return levels.global_counts(ranked, ratio, **kw)  # type: ignore[arg-type]
-        return levels.local_counts(channels, ratio, **kw)  # type: ignore[arg-type]
-
-    def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
-        return _predict(before, groups, channels, counts)
-
     if level > 0 and all(levels.all_equal(s.tolist()) for s in scores.values() if s.numel() > 1):
         values = sorted({round(float(s[0]), 6) for s in scores.values()})
         shown = ", ".join(f"{v:.4g}" for v in values[:4]) + (" ..." if len(values) > 4 else "")
@@ -292,22 +319,8 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
                      f"({shown}): the ranking is arbitrary (lower channel indices kept); a global threshold "
                      "on these scores would prune nothing"
                      + (" - was the model sparsity-trained?" if criterion == "bn-scale" else "."))
-    if options.target == "channels":
-        final = counts_for(level)
-        if round_to:
-            exact = counts_for(level, None)
-            g_exact, g_round = cost_of(exact)[1], cost_of(final)[1]
-            unpruned = [k for k in final if final[k] == channels[k] and exact[k] < channels[k]]
-            if unpruned:
-                notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (too few channels "
-                             f"to remove a whole multiple): {', '.join(unpruned)}")
-            if g_round > g_exact:
-                _warn(notes, f"round_to={round_to} raised GFLOPs from {g_exact:.3f} (exact counts) to "
-                             f"{g_round:.3f} at level {level}")
-    else:
-        base = before.params if options.target == "params" else before.gflops
-        final = _search(level, options.target, base, options.tolerance, counts_for, cost_of, channels,
-                        options.scope, notes)
+    final = plan_counts(level, options, before=before, groups=groups, ranked=ranked, round_to=round_to,
+                        round_min=round_min, notes=notes)
     steps = options.iterative_steps
     tied: set[str] = set()
     for step in range(1, steps + 1):

@@ -68,7 +68,7 @@ class NNIPruner(Pruner):
         from prunebench.pruning.costs import measure_costs
         from prunebench.pruning.engine import PruningWarning, prune_by_indices
         from prunebench.pruning.groups import build_groups
-        from prunebench.pruning.options import resolve_round_to
+        from prunebench.pruning.options import resolve_round_to, round_min_channels
 
         if not 0.0 <= level < 1.0:
             raise UsageError(f"Pruning level {level} is out of range for {self.name}.",
@@ -79,6 +79,7 @@ class NNIPruner(Pruner):
         device = _device_of(work)
         example = context.example_inputs.to(device)
         round_to = resolve_round_to(opts.round_to, device)
+        round_min = round_min_channels(opts.round_to, device)
         groups = build_groups(work, family, opts.scope, example)
         if not groups.views:
             raise UsageError(f"{self.name}: no prunable convolution in scope {opts.scope!r} of this model.",
@@ -90,7 +91,7 @@ class NNIPruner(Pruner):
 
         # Step 0: NNI scores the unpruned model; the final per-group counts follow from them.
         masks = self._masks(work, groups.members, level, context, plan)
-        final = self._final_counts(level, groups, channels, masks, before, round_to, notes)
+        final = self._final_counts(level, groups, channels, masks, before, round_to, round_min, notes)
 
         steps = opts.iterative_steps
         stats = {"groups": 0, "coupled_groups": 0, "channels_disagreed": 0, "votes_overridden": 0}
@@ -144,41 +145,16 @@ class NNIPruner(Pruner):
         return compute_masks(model, conv_names, ratio, self.method, ctx, plan, what=self.name)
 
     def _final_counts(self, level: float, groups: Any, channels: dict[str, int], masks: Any, before: Any,
-                      round_to: int | None, notes: list[str]) -> dict[str, int]:
-        from prunebench.pruning import levels
-        from prunebench.pruning.engine import _predict, _search, _warn
+                      round_to: int | None, round_min: int, notes: list[str]) -> dict[str, int]:
+        """Per-group kept channels from NNI's importance, read exactly as the bundled pruners read a level."""
+        from prunebench.pruning.engine import plan_counts
         from prunebench.pruning.importance import normalise
         from prunebench_nni._resolve import combined_importance
 
-        opts = self.options
         ranked = {key: normalise(combined_importance(names, masks.scores, channels[key]).float())
                   for key, names in groups.members.items()}
-
-        def counts_for(ratio: float, rt: int | None = round_to) -> dict[str, int]:
-            kw: dict[str, Any] = {"rounding": opts.rounding, "round_to": rt,
-                                  "max_level_per_layer": opts.max_level_per_layer}
-            if opts.global_pruning:
-                return levels.global_counts(ranked, ratio, **kw)
-            return levels.local_counts(channels, ratio, **kw)
-
-        def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
-            return _predict(before, groups, channels, counts)
-
-        if opts.target == "channels":
-            final = counts_for(level)
-            if round_to:
-                exact = counts_for(level, None)
-                g_exact, g_round = cost_of(exact)[1], cost_of(final)[1]
-                unpruned = [k for k in final if final[k] == channels[k] and exact[k] < channels[k]]
-                if unpruned:
-                    notes.append(f"round_to={round_to} left {len(unpruned)} group(s) unpruned (no more than "
-                                 f"{round_to} channels): {', '.join(unpruned)}")
-                if g_round > g_exact:
-                    _warn(notes, f"round_to={round_to} raised GFLOPs from {g_exact:.3f} (exact counts) to "
-                                 f"{g_round:.3f} at level {level}")
-            return final
-        base = before.params if opts.target == "params" else before.gflops
-        return _search(level, opts.target, base, opts.tolerance, counts_for, cost_of, channels, opts.scope, notes)
+        return plan_counts(level, self.options, before=before, groups=groups, ranked=ranked, round_to=round_to,
+                           round_min=round_min, notes=notes)
 
     def _record(self, level: float, before: Any, steps: list[PruneRecord], notes: list[str],
                 final: dict[str, int], masks: Any, stats: dict[str, int], steps_run: int,
