@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -234,4 +233,3 @@ def reset() -> None:
     """Forget the process-wide catalogue (tests use this after registering temporary plugins)."""
     global _CATALOGUE, _CATALOGUE_EXTRA
     _CATALOGUE, _CATALOGUE_EXTRA = None, ()
-    sys.modules.pop("prunebench._temporary_plugins", None)

@@ -339,9 +339,6 @@ def _allowed_keys(model: type[BaseModel] | None) -> str:
     return ", ".join(model.model_fields)
 
 
-_MODEL_AT: dict[str, type[BaseModel]] = {}
-
-
 def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that holds the last element of ``loc`` (for 'allowed keys')."""
     model: type[BaseModel] = Spec
