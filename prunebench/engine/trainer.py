@@ -27,14 +27,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from prunebench.contracts import ModelFamily
 
-__all__ = ["RESULTS_COLUMNS", "TrainCallbacks", "TrainResult", "TrainingDiverged", "seed_everything", "train"]
+__all__ = ["RESULTS_COLUMNS", "TrainCallbacks", "TrainResult", "TrainingDiverged", "results_columns", "seed_everything",
+           "train"]
 
-#: YOLOv5's results.csv columns, in order
-RESULTS_COLUMNS: tuple[str, ...] = (
-    "epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision", "metrics/recall",
-    "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss", "val/obj_loss", "val/cls_loss",
-    "x/lr0", "x/lr1", "x/lr2",
-)
+
+def results_columns(loss_names: tuple[str, ...] | list[str] = ("box", "obj", "cls")) -> tuple[str, ...]:
+    """results.csv columns, in order, for a family whose loss parts are ``loss_names`` (YOLOv5's layout)."""
+    return ("epoch", *(f"train/{n}_loss" for n in loss_names), "metrics/precision", "metrics/recall",
+            "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", *(f"val/{n}_loss" for n in loss_names),
+            "x/lr0", "x/lr1", "x/lr2")
+
+
+#: YOLOv5's results.csv columns, in order (a family's own: :func:`results_columns` of its ``loss_names``)
+RESULTS_COLUMNS: tuple[str, ...] = results_columns(("box", "obj", "cls"))
 
 _STATE_VERSION = 1
 
@@ -126,10 +131,11 @@ def _check_nc(model: nn.Module, nc: int, data_yaml: Path) -> None:
                          hint=f"Build the model with nc={nc} (e.g. prunebench.create_model(name, nc={nc})).")
 
 
-def _nan_row(epoch: int, mloss: torch.Tensor, lrs: list[float]) -> dict[str, float]:
-    row = {c: float("nan") for c in RESULTS_COLUMNS}
+def _nan_row(epoch: int, mloss: torch.Tensor, lrs: list[float], loss_names: tuple[str, ...]) -> dict[str, float]:
+    row = {c: float("nan") for c in results_columns(loss_names)}
     row["epoch"] = float(epoch)
-    row["train/box_loss"], row["train/obj_loss"], row["train/cls_loss"] = (float(v) for v in mloss)
+    for n, v in zip(loss_names, mloss, strict=True):
+        row[f"train/{n}_loss"] = float(v)
     for j, lr in enumerate(lrs[:3]):
         row[f"x/lr{j}"] = float(lr)
     return row
@@ -201,6 +207,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
         history = [dict(r) for r in state["history"]]
         accumulate = int(state.get("accumulate", accumulate))
     loss_fn = family.loss(model, {**hyp, "imgsz": cfg.imgsz})
+    loss_names = tuple(family.loss_names)
     total_iters = nb * cfg.epochs
     nw = 0 if cfg.warmup_epochs <= 0 else min(max(round(cfg.warmup_epochs * nb), 100), total_iters // 2)
     eval_cfg = EvalConfig(imgsz=cfg.imgsz, batch_size=cfg.batch_size * 2)
@@ -223,7 +230,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 task = prog.add_task(desc, total=nb)
             else:
                 prog.reset(task, total=nb, description=desc)
-            mloss = torch.zeros(3)
+            mloss = torch.zeros(len(loss_names))
             optimizer.zero_grad(set_to_none=True)
             for i, (imgs, targets, _, _) in enumerate(train_loader):
                 if i >= nb:
@@ -238,7 +245,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                     pred = model(imgs)
                     loss, items = loss_fn(pred, targets.to(dev))
                 if not torch.isfinite(loss).all():
-                    parts = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(("box", "obj", "cls"), items, strict=False))
+                    parts = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(loss_names, items, strict=False))
                     raise TrainingDiverged(
                         f"Training diverged ({stage}): the loss became {float(loss.detach().sum())} at epoch "
                         f"{epoch + 1}/{cfg.epochs}, batch {i + 1}/{nb} ({parts}).",
@@ -256,11 +263,11 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                     ema.update(model)
                     last_opt_step = ni
                 mloss = (mloss * i + items.detach().float().cpu()) / (i + 1)
-                prog.update(task, advance=1, description=(
-                    f"{desc} box {mloss[0]:.4f} obj {mloss[1]:.4f} cls {mloss[2]:.4f} inst {targets.shape[0]}"))
+                parts = " ".join(f"{n} {float(v):.4f}" for n, v in zip(loss_names, mloss, strict=True))
+                prog.update(task, advance=1, description=f"{desc} {parts} inst {targets.shape[0]}")
             lrs = [float(g["lr"]) for g in optimizer.param_groups]
             final = epoch + 1 == cfg.epochs
-            row = _nan_row(epoch, mloss, lrs)
+            row = _nan_row(epoch, mloss, lrs, loss_names)
             fitness = None
             if final or (epoch + 1) % cfg.val_every == 0:
                 val = validate(ema.ema, family, None, eval_cfg, device=str(dev), names=info.names, loss_fn=loss_fn,
@@ -269,7 +276,8 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 row.update({"metrics/precision": m.precision, "metrics/recall": m.recall,
                             "metrics/mAP_0.5": m.map50, "metrics/mAP_0.5:0.95": m.map50_95})
                 if val.loss is not None:
-                    row["val/box_loss"], row["val/obj_loss"], row["val/cls_loss"] = (float(v) for v in val.loss)
+                    for n, v in zip(loss_names, val.loss, strict=True):
+                        row[f"val/{n}_loss"] = float(v)
                 fitness = float(m.fitness)
                 if own:
                     prog.console.print(f"{desc}: P {m.precision:.3f} R {m.recall:.3f} mAP50 {m.map50:.3f} "
@@ -291,7 +299,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 "best_epoch": best_epoch, "last_opt_step": last_opt_step, "accumulate": accumulate,
                 "history": history,
             }, state_path)
-            write_results_csv(history, out_dir / "results.csv", RESULTS_COLUMNS)
+            write_results_csv(history, out_dir / "results.csv", results_columns(loss_names))
             for cb in callbacks.on_epoch_end:
                 cb(epoch, dict(row))
         if not own and task is not None:

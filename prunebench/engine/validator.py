@@ -26,7 +26,7 @@ class ValResult:
     """Metrics of one validation pass, its mean loss components and the per-image predictions/labels."""
 
     metrics: DetectionMetrics
-    loss: torch.Tensor | None  #: mean over batches of (box, obj, cls), or None without ``loss_fn``
+    loss: torch.Tensor | None  #: mean over batches of the parts named by ``family.loss_names``, or None
     seconds: float
     n_images: int
     #: per image ``(detections [n, 6] x1 y1 x2 y2 conf cls, labels [m, 5] cls x1 y1 x2 y2)`` in native pixels
@@ -113,7 +113,7 @@ def validate(model: nn.Module, family: ModelFamily, data_yaml: Path | str | None
         model.half()
     nc = len(names) if names else int(getattr(model, "nc", 1) or 1)
     stats = DetectionStats()
-    loss_sum = torch.zeros(3, device=dev)
+    loss_sum = torch.zeros(len(family.loss_names), device=dev)
     n_batches = 0
     paths: list[str] = []
     shapes0: list[tuple[int, int]] = []
