@@ -46,7 +46,7 @@ class JsonReporter(Reporter):
                               description="file name inside the run folder")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
-        from prunebench.report.export import write_json
+        from prunebench.report.results_export import write_json
 
         return [write_json(results, Path(out_dir) / self.options.filename)]
 
@@ -62,7 +62,7 @@ class CsvReporter(Reporter):
                               description="file name inside the run folder")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
-        from prunebench.report.export import write_csv
+        from prunebench.report.results_export import write_csv
 
         return [write_csv(results, Path(out_dir) / self.options.filename)]
 

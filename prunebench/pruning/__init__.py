@@ -9,8 +9,8 @@ from prunebench.pruning.pruners import CriterionPruner
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.pruning.bnscale import SparsityRegularizer, bn_gammas
-    from prunebench.pruning.engine import PruningWarning, coupled_groups, prune_by_indices, prune_model
     from prunebench.pruning.importance import GroupView
+    from prunebench.pruning.removal import PruningWarning, coupled_groups, prune_by_indices, prune_model
 
 __all__ = [
     "CriterionPruner",
@@ -25,10 +25,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "PruningWarning": "prunebench.pruning.engine",
-    "coupled_groups": "prunebench.pruning.engine",
-    "prune_by_indices": "prunebench.pruning.engine",
-    "prune_model": "prunebench.pruning.engine",
+    "PruningWarning": "prunebench.pruning.removal",
+    "coupled_groups": "prunebench.pruning.removal",
+    "prune_by_indices": "prunebench.pruning.removal",
+    "prune_model": "prunebench.pruning.removal",
     "SparsityRegularizer": "prunebench.pruning.bnscale",
     "bn_gammas": "prunebench.pruning.bnscale",
     "GroupView": "prunebench.pruning.importance",

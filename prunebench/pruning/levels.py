@@ -35,7 +35,7 @@ def min_keep(channels: int, max_level_per_layer: float | None) -> int:
 def keep_count(channels: int, level: float, rounding: str = "ceil") -> int:
     """Channels kept when ``level`` of ``channels`` are removed, before guards and ``round_to``.
 
-    ``ceil`` keeps ceil(c * (1 - level)) (the seed's rule, the same as removing floor(c * level)),
+    ``ceil`` keeps ceil(c * (1 - level)) (the tea-bud study's rule, the same as removing floor(c * level)),
     ``floor`` keeps floor(c * (1 - level)), ``round`` the nearest integer (halves up).
     """
     if not 0.0 <= level <= 1.0:

@@ -30,7 +30,7 @@ class PrunerOptions(PluginOptions):
 
     scope: Literal["backbone", "backbone+neck", "all"] = Field(
         "backbone",
-        description="Which convolutions may lose output channels: 'backbone' (the seed's rule: layers 0-9 "
+        description="Which convolutions may lose output channels: 'backbone' (the tea-bud study's rule: layers 0-9 "
         "without the bottleneck hidden convs), 'backbone+neck' (layers 0-23, same rule) or 'all' (every "
         "convolution except the Detect outputs, bottleneck hidden convs included).",
     )
@@ -49,7 +49,7 @@ class PrunerOptions(PluginOptions):
         None,
         description="Round the kept channels of each group to a multiple of this number (never to 0); "
         "'auto' picks the device's block (CPU: 16 with AVX-512, else 8; CUDA: 8) and rounds only groups "
-        "of at least 4 blocks; null keeps exact counts (the seed's sizes).",
+        "of at least 4 blocks; null keeps exact counts (the tea-bud study's sizes).",
     )
     rounding: Literal["ceil", "floor", "round"] = Field(
         "ceil",

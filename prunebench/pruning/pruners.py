@@ -1,4 +1,4 @@
-"""The bundled pruners: one class per importance criterion, all removing channels through the engine."""
+"""The bundled pruners: one class per importance criterion, all removing channels through `removal.prune_model`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ __all__ = [
 
 
 class CriterionPruner(Pruner):
-    """A pruner defined by its importance criterion; everything else is the shared engine.
+    """A pruner defined by its importance criterion; everything else is ``removal.prune_model``.
 
     ``criterion`` is a bundled criterion's name (``l1``, ``l2``, ``random``, ``lamp``, ``fpgm``,
     ``taylor``, ``bn-scale``) or, for a third-party pruner, ``staticmethod(fn)`` with
@@ -41,7 +41,7 @@ class CriterionPruner(Pruner):
     options: PrunerOptions
 
     def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:
-        from prunebench.pruning.engine import prune_model  # torch is imported only when pruning
+        from prunebench.pruning.removal import prune_model  # torch is imported only when pruning
 
         return prune_model(model, level, context, self.options, criterion=self.criterion, name=self.name)
 
@@ -88,7 +88,7 @@ class TaylorPruner(CriterionPruner):
     options: Options  # type: ignore[assignment]
 
     def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:
-        from prunebench.pruning.engine import prune_model
+        from prunebench.pruning.removal import prune_model
 
         return prune_model(model, level, context, self.options, criterion=self.criterion, name=self.name,
                            taylor_batches=self.options.batches)

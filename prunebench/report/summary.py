@@ -26,7 +26,7 @@ __all__ = [
     "summarize",
 ]
 
-#: The columns of the seed's table, in order; each is always shown ("—" when missing).
+#: The columns of the tea-bud study's table, in order; each is always shown ("—" when missing).
 DEFAULT_METRICS: tuple[str, ...] = (
     "params", "gflops", "size_mb", "latency_ms", "precision", "recall", "f1", "map50", "map50_95",
 )
@@ -181,7 +181,7 @@ def metric_info(results: Results, name: str) -> dict[str, Any]:
 
 
 def metric_columns(results: Results, *, auxiliary: bool = False) -> list[str]:
-    """The seed's columns first, then every other metric of the run.
+    """The tea-bud study's columns first, then every other metric of the run.
 
     Without ``auxiliary`` only registered metrics (those in ``metric_info``) are added; with it, every
     figure any cell stored (auxiliary figures such as ``latency_p90_ms`` or ``latency_threads``), as the

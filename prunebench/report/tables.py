@@ -103,7 +103,7 @@ def _level(row: Row) -> str:
 
 
 def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[TableData]:
-    """One table per model like the seed's: baseline row first, then each pruner's levels."""
+    """One table per model like the tea-bud study's: baseline row first, then each pruner's levels."""
     rows = summarize(results) if rows is None else rows
     columns = metric_columns(results)
     infos = {m: metric_info(results, m) for m in columns}

@@ -135,7 +135,7 @@ def test_kept_counts_follow_ceil_rule(results: dict[tuple[str, float], PruneResu
 
 def test_single_conv_groups_keep_exactly_nni_l1_choice(model: torch.nn.Module, family: Any,
                                                        results: dict[tuple[str, float], PruneResult]) -> None:
-    from prunebench.pruning.engine import coupled_groups
+    from prunebench.pruning.removal import coupled_groups
 
     groups = coupled_groups(model, family, "backbone", family.example_inputs(IMGSZ))
     singles = [g[0] for g in groups if len(g) == 1]
@@ -242,7 +242,7 @@ def test_pruned_model_exports_to_onnx(results: dict[tuple[str, float], PruneResu
 def test_round_to_and_global_ranking_use_the_shared_level_semantics(model: torch.nn.Module,
                                                                     context: PruneContext) -> None:
     convs = dict(model.named_modules())
-    from prunebench.pruning.engine import PruningWarning
+    from prunebench.pruning.removal import PruningWarning
 
     # on this 1/16-width model most groups have 4-16 channels: rounding to 8 raises GFLOPs, and says so
     with pytest.warns(PruningWarning, match="round_to=8 raised GFLOPs"):

@@ -63,7 +63,7 @@ def resolve_groups(
     """Apply the votes-then-importance rule to every group that has at least one conv NNI masked.
 
     :param groups: group key -> coupled conv names (their output channels are pruned together), e.g.
-        the lists of ``prunebench.pruning.engine.coupled_groups``.
+        the lists of ``prunebench.pruning.removal.coupled_groups``.
     :param votes: conv name -> boolean keep vector from NNI's mask (see :func:`keep_from_mask`).
     :param scores: conv name -> NNI's per-channel importance (missing: votes alone decide, then index).
     :param counts: group key -> channels to keep (groups not named keep NNI's majority count).

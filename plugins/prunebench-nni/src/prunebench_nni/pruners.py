@@ -66,9 +66,9 @@ class NNIPruner(Pruner):
     def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:
         from prunebench.pruning import levels
         from prunebench.pruning.costs import measure_costs
-        from prunebench.pruning.engine import PruningWarning, prune_by_indices
         from prunebench.pruning.groups import build_groups
         from prunebench.pruning.options import resolve_round_to, round_min_channels
+        from prunebench.pruning.removal import PruningWarning, prune_by_indices
 
         if not 0.0 <= level < 1.0:
             raise UsageError(f"Pruning level {level} is out of range for {self.name}.",
@@ -147,8 +147,8 @@ class NNIPruner(Pruner):
     def _final_counts(self, level: float, groups: Any, channels: dict[str, int], masks: Any, before: Any,
                       round_to: int | None, round_min: int, notes: list[str]) -> dict[str, int]:
         """Per-group kept channels from NNI's importance, read exactly as the bundled pruners read a level."""
-        from prunebench.pruning.engine import plan_counts
         from prunebench.pruning.importance import normalise
+        from prunebench.pruning.removal import plan_counts
         from prunebench_nni._resolve import combined_importance
 
         ranked = {key: normalise(combined_importance(names, masks.scores, channels[key]).float())

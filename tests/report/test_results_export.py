@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from prunebench.report.export import CSV_CELL_COLUMNS, CSV_PRUNE_COLUMNS, write_csv, write_json
+from prunebench.report.results_export import CSV_CELL_COLUMNS, CSV_PRUNE_COLUMNS, write_csv, write_json
 from prunebench.report.summary import DEFAULT_METRICS
 
 CELL_KEYS = {"key", "model", "pruner", "level", "seed", "status", "error", "metrics", "prune"}

@@ -1,4 +1,4 @@
-"""The removal engine on a small net with YOLOv5's couplings (residual C3, SPPF, upsample + concat)."""
+"""Channel removal (pruning.removal) on a small net with YOLOv5's couplings (residual C3, SPPF, upsample + concat)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def test_level_out_of_range(toy_model, toy_family) -> None:
         prune_model(toy_model, 1.0, _ctx(toy_family), PrunerOptions(), criterion="l1", name="l1")
 
 
-def test_a_custom_criterion_function_plugs_into_the_engine(toy_model, toy_family) -> None:
+def test_a_custom_criterion_function_plugs_into_channel_removal(toy_model, toy_family) -> None:
     from prunebench.pruning import CriterionPruner
 
     def max_abs(group, generator=None):  # type: ignore[no-untyped-def]

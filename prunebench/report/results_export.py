@@ -1,4 +1,4 @@
-"""Machine-readable exports of stored results: ``results.json`` (fixed layout) and ``results.csv``."""
+"""Results as files: ``results.json`` (fixed layout) and ``results.csv`` (model export is model_export.py)."""
 
 from __future__ import annotations
 

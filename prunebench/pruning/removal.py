@@ -1,4 +1,4 @@
-"""The removal engine: score, plan and physically remove channels through the dependency graph."""
+"""Channel removal: score, plan and physically remove channels through the dependency graph."""
 
 from __future__ import annotations
 
