@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prunebench.errors import UsageError
 from prunebench.suite.executors.base import UpstreamFailed
 from prunebench.suite.plan import Cell, Plan, Stage, build_plan
+from prunebench.suite.runfolder import LOCK_NAME, check_fresh, clear_run_dir, mark_run_dir, prepare_run_dir
+from prunebench.suite.runfolder import lock_run_dir as _lock
 from prunebench.suite.stages import StageRunner
 from prunebench.suite.store import STORE_NAME, Store, load_results
 
@@ -24,56 +22,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from prunebench.spec import Spec
     from prunebench.suite.results import Results
 
-__all__ = ["clear_run_dir", "default_spec_path", "run", "run_summary"]
-
-LOCK_NAME = ".prunebench.lock"
+__all__ = ["LOCK_NAME", "clear_run_dir", "default_spec_path", "run", "run_summary"]
 
 
 def default_spec_path() -> Path:
     """The quick tea-bud study embedded in the package (what ``prunebench run`` runs without a SPEC)."""
     return Path(__file__).resolve().parent.parent / "specs" / "tea-bud-quick.yaml"
-
-
-def clear_run_dir(run_dir: Path) -> None:
-    """Delete a run folder's store and stage artifacts (``--fresh``), after checking it is a run folder."""
-    if not run_dir.exists():
-        return
-    if not run_dir.is_dir():
-        raise UsageError(f"{str(run_dir)!r} is a file, not a run folder.")
-    has_store = (run_dir / STORE_NAME).exists() or (run_dir / "stages").is_dir()
-    if not has_store and any(run_dir.iterdir()):
-        raise UsageError(f"Refusing to start fresh in {str(run_dir)!r}: it is not empty and holds no "
-                         f"prunebench results ({STORE_NAME}).",
-                         hint="Give another folder with --out, or remove its contents yourself.")
-    for name in (STORE_NAME, STORE_NAME + "-wal", STORE_NAME + "-shm", "events.jsonl"):
-        (run_dir / name).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / "stages", ignore_errors=True)
-
-
-@contextmanager
-def _lock(run_dir: Path) -> Iterator[None]:
-    """One ``prunebench run`` per run folder at a time (released by the OS even after ``kill -9``)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, run unguarded
-        yield
-        return
-    path = run_dir / LOCK_NAME
-    with path.open("a+") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            f.seek(0)
-            raise UsageError(f"Another prunebench run is using {str(run_dir)!r} (pid {f.read().strip() or '?'}).",
-                             hint="Wait for it to finish, or give this run another folder with --out.") from exc
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _new_progress(console: Console, enabled: bool) -> Any:
@@ -205,10 +159,14 @@ def run(spec: Spec | str | Path, *, out: Path | str | None = None, fresh: bool =
         exec_name, exec_options = executor, {}
     executor_obj = cat.executors.get(exec_name)(exec_options)
     if fresh:
-        clear_run_dir(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        check_fresh(run_dir)  # refuse a folder prunebench did not write before touching it
+    prepare_run_dir(run_dir)
     t0 = time.perf_counter()
-    with _lock(run_dir):
+    with _lock(run_dir):  # taken before --fresh deletes anything
+        if fresh:
+            for entry in clear_run_dir(run_dir):
+                console.print(f"--fresh left {entry} in place: prunebench did not write it", highlight=False)
+        mark_run_dir(run_dir)
         plan = build_plan(spec, cat)
         store = Store(run_dir)
         run_id: int | None = None

@@ -48,14 +48,15 @@ def test_the_embedded_quick_spec_is_valid_and_equals_the_shipped_one(capsys: pyt
 
 def test_fresh_refuses_a_folder_that_is_not_a_run_folder(tmp_path: Path) -> None:
     from prunebench.errors import UsageError
+    from prunebench.suite.store import Store
 
     (tmp_path / "precious.txt").write_text("keep me")
-    with pytest.raises(UsageError, match="not empty and holds no prunebench results"):
+    with pytest.raises(UsageError, match="not a prunebench run folder"):
         clear_run_dir(tmp_path)
     assert (tmp_path / "precious.txt").exists()
     run = tmp_path / "run"
-    (run / "stages" / "train-x").mkdir(parents=True)
-    (run / "results.sqlite").write_bytes(b"")
+    (run / "stages" / "train-0123456789abcdef").mkdir(parents=True)
+    Store(run).close()
     (run / "report.md").write_text("kept")
     clear_run_dir(run)
     assert not (run / "stages").exists()
