@@ -12,6 +12,15 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests assert on content, not on layout: rich (here and in subprocesses) wraps nothing at 1000 columns.
+
+    Assertions on console sentences still compare ``" ".join(text.split())``, so a wrap cannot break them.
+    """
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
 @pytest.fixture
 def fresh_catalogue() -> Iterator[None]:
     """Forget the cached catalogue before and after the test (temporary plugins do not leak)."""

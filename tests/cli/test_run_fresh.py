@@ -40,10 +40,11 @@ def test_fresh_takes_the_lock_before_deleting_anything(tmp_path: Path, write_spe
                 sys.stdin.read()
         """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
         assert main(["run", str(write_spec(out=run)), "--fresh", "--no-progress"]) == 2
-        err = capsys.readouterr().err
-        assert "Another prunebench run is using" in " ".join(err.split())
+        err = " ".join(capsys.readouterr().err.split())
+        assert "Another prunebench run is using" in err
         assert (run / STORE_NAME).is_file()
         assert (run / "stages" / STAGE / "weights.pt").read_bytes() == b"weights"
     finally:

@@ -92,7 +92,7 @@ def test_malformed_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str], text
         assert any(frag in p.message for p in hit), (frag, [p.render() for p in problems])
     # Through the CLI: exit code 2, the file:line and field on stderr, no traceback.
     code = main(["validate", str(path)])
-    err = capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
     assert code == 2
     assert "Traceback" not in err
     assert str(path) in err.replace("\n", "")
@@ -129,4 +129,4 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 
 def test_missing_spec_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "does not exist" in " ".join(capsys.readouterr().err.split())

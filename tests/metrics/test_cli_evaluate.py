@@ -38,7 +38,7 @@ def test_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     gt, dets = make_workload(12)
     g, d = _write(tmp_path, gt, dets)
     assert main(["evaluate", "--gt", g, "--pred", d, "--per-category"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     for key in KEYS:
         assert key in out
     assert "Per category" in out
@@ -87,7 +87,7 @@ def test_bad_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str], dets
     gt, _ = _base()
     g, d = _write(tmp_path, gt, json.dumps(dets))  # json.dumps writes NaN, as some tools do
     assert main(["evaluate", "--gt", g, "--pred", d]) == 2
-    err = capsys.readouterr().err.replace("\n", " ")
+    err = " ".join(capsys.readouterr().err.split())
     for needle in needles:
         assert needle in err, f"{needle!r} not in {err!r}"
     assert "Traceback" not in err
@@ -116,7 +116,7 @@ def test_bad_ground_truth(tmp_path: Path, capsys: pytest.CaptureFixture[str], gt
     _, dets = _base()
     g, d = _write(tmp_path, gt_text, dets)
     assert main(["evaluate", "--gt", g, "--pred", d]) == 2
-    err = capsys.readouterr().err.replace("\n", " ")
+    err = " ".join(capsys.readouterr().err.split())
     for needle in needles:
         assert needle in err, f"{needle!r} not in {err!r}"
 
@@ -125,6 +125,6 @@ def test_missing_file_and_bad_json_predictions(tmp_path: Path, capsys: pytest.Ca
     gt, _ = _base()
     g, _d = _write(tmp_path, gt, "[")
     assert main(["evaluate", "--gt", g, "--pred", str(tmp_path / "nope.json")]) == 2
-    assert "nope.json: file not found" in capsys.readouterr().err
+    assert "nope.json: file not found" in " ".join(capsys.readouterr().err.split())
     assert main(["evaluate", "--gt", g, "--pred", str(tmp_path / "detections.json")]) == 2
-    assert "detections.json: not valid JSON" in capsys.readouterr().err.replace("\n", " ")
+    assert "detections.json: not valid JSON" in " ".join(capsys.readouterr().err.split())
