@@ -45,6 +45,11 @@ class RayExecutor(Executor):
         cpus_per_task: float = Field(1.0, gt=0.0, le=1024.0, description="CPUs each task requests")
         runtime_env: dict[str, Any] | None = Field(None, description="Ray runtime_env for the workers "
                                                                       "(e.g. env_vars, py_modules)")
+        node_ip_address: str | None = Field(None, min_length=1, max_length=255,
+                                            description="the address this driver's Ray node advertises "
+                                                        "(default 127.0.0.1 for a local Ray; give the "
+                                                        "cluster's interface, e.g. 127.0.0.1 for a cluster "
+                                                        "started on loopback)")
 
     def run(self, stages: list[Any], run_stage: Callable[[Any, dict[str, Any]], Any],
             on_done: Callable[[Any, Any, BaseException | None], None]) -> None:
@@ -52,7 +57,8 @@ class RayExecutor(Executor):
 
         o = self.options
         run_ray(stages, run_stage, on_done, address=o.address, num_cpus=o.num_cpus,
-                gpus_per_cell=o.gpus_per_cell, cpus_per_task=o.cpus_per_task, runtime_env=o.runtime_env)
+                gpus_per_cell=o.gpus_per_cell, cpus_per_task=o.cpus_per_task, runtime_env=o.runtime_env,
+                node_ip_address=o.node_ip_address)
 
 
 @hookimpl

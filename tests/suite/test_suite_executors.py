@@ -83,7 +83,9 @@ def test_local_failure_skips_only_dependents() -> None:
 @pytest.mark.ray
 def test_ray_matches_local_and_reports_failures() -> None:
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from prunebench.suite.executors.ray_init import init_kwargs, init_ray
+
+    init_ray(ray, init_kwargs(address=None, num_cpus=2))  # a local-only Ray, as prunebench starts one
     try:
         ok = run_with("ray", Adder())
         bad = run_with("ray", Adder(fail="b"))

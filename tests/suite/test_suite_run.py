@@ -185,7 +185,9 @@ def test_fresh_starts_over(write_spec: Any, tmp_path: Path) -> None:
 def test_ray_and_local_give_the_same_results(reference_run: Any, write_spec: Any, tmp_path: Path,
                                              stable_metrics: Any) -> None:
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from prunebench.suite.executors.ray_init import init_kwargs, init_ray
+
+    init_ray(ray, init_kwargs(address=None, num_cpus=2))  # a local-only Ray, as prunebench starts one
     try:
         res = pb.run(write_spec(out=tmp_path / "ray", executor={"name": "ray", "options": {"num_cpus": 2}}),
                      progress=False)

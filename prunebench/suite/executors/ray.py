@@ -63,18 +63,19 @@ def _stage_task(run_stage: Any, driver_path: list[str], stage: Any, dep_keys: li
 def run_ray(stages: Sequence[Any], run_stage: Callable[[Any, dict[str, Any]], Any],
             on_done: Callable[[Any, Any, BaseException | None], None], *, address: str | None = None,
             num_cpus: int | None = None, gpus_per_cell: float = 0.0, cpus_per_task: float = 1.0,
-            runtime_env: dict[str, Any] | None = None) -> None:
-    """Submit every stage as a Ray task (upstream ObjectRefs as arguments) and report them in the driver."""
+            runtime_env: dict[str, Any] | None = None, node_ip_address: str | None = None) -> None:
+    """Submit every stage as a Ray task (upstream ObjectRefs as arguments) and report them in the driver.
+
+    A Ray started here is local-only (127.0.0.1, no dashboard, Ray's token auth untouched): see ray_init.
+    """
     ray = import_ray()
     started_here = False
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if runtime_env:
-            kwargs["runtime_env"] = runtime_env
-        if address is None:
-            kwargs["num_cpus"] = num_cpus
+        from prunebench.suite.executors.ray_init import init_kwargs, init_ray
+
         try:
-            ray.init(address=address, **kwargs)
+            init_ray(ray, init_kwargs(address=address, num_cpus=num_cpus, runtime_env=runtime_env,
+                                      node_ip_address=node_ip_address))
         except Exception as exc:
             raise UsageError(f"Could not connect to Ray at {address or 'a new local cluster'}: {exc}",
                              hint="Check executor.options.address (e.g. ray://host:10001 or auto), "
