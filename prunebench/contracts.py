@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from prunebench.defaults import Scope
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
@@ -34,13 +36,18 @@ __all__ = [
     "Scope",
 ]
 
-Scope = Literal["backbone", "backbone+neck", "all"]
-
 
 class PluginOptions(BaseModel):
     """Base of every plugin's ``Options``: unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def canonical(self) -> dict[str, Any]:
+        """The options as a spec's stage keys hash them: JSON values, aliases as keys, only those given.
+
+        Written ``lambda:`` or ``strength:`` (a field and its alias), the result is the same.
+        """
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class _Plugin:
@@ -51,6 +58,16 @@ class _Plugin:
 
     class Options(PluginOptions):
         pass
+
+    @classmethod
+    def resolve_options(cls, options: PluginOptions, base_dir: Path) -> tuple[PluginOptions, list[tuple[str, str]]]:
+        """Options with the plugin's relative paths resolved against ``base_dir`` (the spec's folder).
+
+        Return the (possibly updated) options and the problems found, as ``(option name, message)``
+        pairs (e.g. a file that does not exist). The default resolves nothing. It never changes
+        ``options`` in place (they are frozen): return ``options.model_copy(update=...)``.
+        """
+        return options, []
 
     def __init__(self, options: Mapping[str, Any] | PluginOptions | None = None) -> None:
         if isinstance(options, PluginOptions):
@@ -259,6 +276,15 @@ class DatasetProvider(_Plugin, ABC):
 
 class Executor(_Plugin, ABC):
     """Runs the stages of a suite's plan (in this process, or on a cluster)."""
+
+    @classmethod
+    def from_shorthand(cls, text: str) -> dict[str, Any] | None:
+        """The options this dataset reads from a bare string ``dataset: TEXT`` in a spec, or None.
+
+        A spec's ``dataset:`` may be a registered dataset name or a string one dataset plugin claims
+        (the bundled ``yolo`` claims paths ending in ``.yaml``/``.yml``). The default claims nothing.
+        """
+        return None
 
     @abstractmethod
     def run(self, stages: list[Any], run_stage: Callable[[Any, dict[str, Any]], Any],

@@ -27,6 +27,7 @@ import pluggy
 
 from prunebench import hookspecs
 from prunebench._version import __version__
+from prunebench.defaults import PLUGIN_KINDS
 from prunebench.errors import UsageError
 from prunebench.registry import Registry
 
@@ -53,7 +54,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "prunebench.default_plugins.eventlog",
 )
 
-KINDS = ("model", "pruner", "metric", "dataset", "executor", "reporter")
+KINDS = PLUGIN_KINDS  #: the plugin kinds (defined in prunebench.defaults)
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import yaml
 from pydantic import (
@@ -18,8 +18,13 @@ from pydantic import (
     model_validator,
 )
 
+from prunebench.defaults import DEFAULT_DATASET, DEFAULT_EXECUTOR, DEFAULT_METRICS, DEFAULT_REPORTERS
 from prunebench.engine.config import EvalConfig, TrainConfig
 from prunebench.errors import UsageError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.contracts import PluginOptions
+    from prunebench.plugins import Catalogue
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -32,10 +37,10 @@ __all__ = [
     "SpecProblem",
     "load_spec",
     "parse_spec",
+    "resolve_spec",
 ]
 
-DEFAULT_METRICS = ("params", "gflops", "size_mb", "latency_ms", "precision", "recall", "f1", "map50", "map50_95")
-DEFAULT_REPORTERS = ("console", "json", "csv", "plots", "markdown", "html")
+T = TypeVar("T")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -48,7 +53,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PluginRef(_Strict):
+class _WithOptions(_Strict):
+    """An entry naming a plugin, with ``options`` validated (once) when the spec is resolved."""
+
+    if TYPE_CHECKING:  # pragma: no cover - each entry declares its own ``options`` field
+        options: dict[str, Any]
+    _validated: Any = PrivateAttr(None)  # the plugin's Options object, set on a resolved copy only
+
+    def instantiate(self, cls: type[T]) -> T:
+        """An instance of the plugin class ``cls`` with these options (no second validation when resolved)."""
+        validated = self._validated
+        if validated is not None and isinstance(validated, cls.Options):  # type: ignore[attr-defined]
+            return cls(validated)  # type: ignore[call-arg]
+        return cls(self.options)  # type: ignore[call-arg]
+
+
+class PluginRef(_WithOptions):
     """A plugin named in the spec, with its options (validated by the plugin's own ``Options``).
 
     Written as a bare name (``l1``) or a mapping (``{name: ray, options: {address: auto}}``); keys beside
@@ -72,7 +92,7 @@ class PluginRef(_Strict):
         return data
 
 
-class ModelEntry(_Strict):
+class ModelEntry(_WithOptions):
     """One model of the study."""
 
     name: str = Field(min_length=1, description="registered model name, e.g. yolov5n")
@@ -94,7 +114,7 @@ class ModelEntry(_Strict):
         return self.label or self.name
 
 
-class PrunerEntry(_Strict):
+class PrunerEntry(_WithOptions):
     """One pruning method of the study, at one or more levels."""
 
     name: str = Field(min_length=1, description="registered pruner name, e.g. l1, bn-scale, nni-fpgm")
@@ -125,8 +145,9 @@ class Spec(_Strict):
     device: str = Field("cpu", description="cpu, cuda, cuda:N or mps")
     output: Path | None = Field(None, description="run folder (default runs/<name>), relative to the current directory")
     plugins: list[str] = Field(default_factory=list, description="extra plugin modules to load (import names)")
-    dataset: PluginRef = Field(default_factory=lambda: PluginRef(name="tea-bud-synth"),
-                               description="a dataset plugin, or a path to a YOLO data.yaml")
+    dataset: PluginRef = Field(default_factory=lambda: PluginRef(name=DEFAULT_DATASET),
+                               description="a dataset plugin, or a string a dataset plugin reads (the path "
+                                           "of a YOLO data.yaml)")
     models: list[ModelEntry] = Field(min_length=1, description="models of the study")
     pruners: list[PrunerEntry] = Field(default_factory=list, description="pruning methods and their levels")
     baseline: bool = Field(True, description="also evaluate each unpruned model (level 0)")
@@ -141,10 +162,12 @@ class Spec(_Strict):
                                      min_length=1, description="metrics of every result row")
     reporters: list[PluginRef] = Field(default_factory=lambda: [PluginRef(name=r) for r in DEFAULT_REPORTERS],
                                        description="reporters run at the end")
-    executor: PluginRef = Field(default_factory=lambda: PluginRef(name="local"), description="local or ray")
+    executor: PluginRef = Field(default_factory=lambda: PluginRef(name=DEFAULT_EXECUTOR), description="local or ray")
 
     _source_path: Path | None = PrivateAttr(None)
     _source_text: str | None = PrivateAttr(None)
+    _base_dir: Path | None = PrivateAttr(None)  # relative paths in plugin options are resolved against it
+    _resolved: bool = PrivateAttr(False)  # every plugin name and options checked (see resolve_spec)
 
     @model_validator(mode="before")
     @classmethod
@@ -155,8 +178,6 @@ class Spec(_Strict):
             if "seeds" in data:
                 raise ValueError("give either `seed` or `seeds`, not both")
             data["seeds"] = [seed]
-        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
-            data = {**data, "dataset": {"name": "yolo", "options": {"path": data["dataset"]}}}
         return data
 
     @field_validator("device")
@@ -196,6 +217,11 @@ class Spec(_Strict):
     @property
     def source_text(self) -> str | None:
         return self._source_text
+
+    @property
+    def resolved(self) -> bool:
+        """True when every plugin name and options mapping was checked (a copy from :func:`resolve_spec`)."""
+        return self._resolved
 
     @property
     def run_dir(self) -> Path:
@@ -333,10 +359,15 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "int", "float"})))
 
 
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    """The keys a user writes for ``model``: a field's alias where it has one (bn-scale's ``lambda``)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _allowed_keys(model: type[BaseModel] | None) -> str:
     if model is None:
         return ""
-    return ", ".join(model.model_fields)
+    return ", ".join(_keys_of(model))
 
 
 def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -368,7 +399,7 @@ def _problem_from_pydantic(err: dict[str, Any], data: Any, lines: dict[tuple[Any
     if kind == "extra_forbidden":
         holder = model if model is not None else _model_for(loc)
         allowed = _allowed_keys(holder)
-        close = did_you_mean(str(loc[-1]), holder.model_fields) if holder is not None else ""
+        close = did_you_mean(str(loc[-1]), _keys_of(holder)) if holder is not None else ""
         msg = f"unknown key {loc[-1]!r}.{close}" + (f" Allowed keys: {allowed}." if allowed else "")
     elif kind == "missing":
         msg = "this field is required but missing"
@@ -404,7 +435,13 @@ def load_spec(path: str | Path, *, check_plugins: bool = True) -> Spec:
 
 def parse_spec(text: str, *, file: str = "<spec>", base_dir: Path | None = None,
                check_plugins: bool = True) -> Spec:
-    """Validate spec text (YAML). Relative data and weight paths are resolved against ``base_dir``."""
+    """Validate spec text (YAML) and return the resolved spec; raise :class:`SpecError` listing every problem.
+
+    Relative weight paths (and the plugins' own relative paths, such as the ``yolo`` dataset's ``path``)
+    are resolved against ``base_dir``. With ``check_plugins`` every plugin name and options mapping is
+    checked too and the result is :attr:`Spec.resolved`; without, that happens in :func:`resolve_spec`
+    (``build_plan`` calls it), with the same outcome: the stage keys do not depend on it.
+    """
     data, lines, problems = _compose(text, file)
     if data is None:
         raise SpecError([SpecProblem(file=file, line=None, field="", message="the spec is empty")],
@@ -419,102 +456,152 @@ def parse_spec(text: str, *, file: str = "<spec>", base_dir: Path | None = None,
     except ValidationError as exc:
         problems += [_problem_from_pydantic(e, data, lines, file) for e in exc.errors()]
     if spec is not None:
-        problems += _check_paths(spec, data, lines, file, base_dir)
-        if check_plugins and not problems:
-            problems += _check_plugins(spec, data, lines, file)
+        spec._source_path = Path(file) if file != "<spec>" else None
+        spec._source_text = text
+        spec._base_dir = base_dir or Path.cwd()
+        spec, found = _resolve_paths(spec, data, lines, file)
+        problems += found
+        if check_plugins:
+            spec, found = _resolve_plugins(spec, data, lines, file)
+            problems += found
     if problems:
         problems.sort(key=lambda q: (q.line or 0))
         raise SpecError(problems)
     assert spec is not None
-    spec._source_path = Path(file) if file != "<spec>" else None
-    spec._source_text = text
     return spec
 
 
-def _check_paths(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int], file: str,
-                 base_dir: Path | None) -> list[SpecProblem]:
+def resolve_spec(spec: Spec, catalogue: Catalogue | None = None) -> Spec:
+    """``spec`` with every plugin name and options mapping checked: itself when already resolved.
+
+    Otherwise a resolved copy (``spec`` is never changed): a dataset shorthand becomes the plugin that
+    claims it, each plugin resolves its own relative paths, and each options mapping is validated
+    once by the plugin's ``Options`` and written canonically (:meth:`PluginOptions.canonical`), so a
+    field and its alias (bn-scale's ``lambda``/``strength``) give the same stage keys.
+    Raises :class:`SpecError` naming file, line and field.
+    """
+    if spec.resolved:
+        return spec
+    file = str(spec.source_path) if spec.source_path is not None else "<spec>"
+    data: Any = spec.model_dump(mode="json")
+    lines: dict[tuple[Any, ...], int] = {}
+    if spec.source_text is not None:
+        data, lines, _ = _compose(spec.source_text, file)
+    out, problems = _resolve_plugins(spec, data, lines, file, catalogue)
+    if problems:
+        problems.sort(key=lambda q: (q.line or 0))
+        raise SpecError(problems)
+    return out
+
+
+def _resolve_paths(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int],
+                   file: str) -> tuple[Spec, list[SpecProblem]]:
+    """A copy of ``spec`` with the models' weight paths resolved; problems with paths and model budgets."""
     problems: list[SpecProblem] = []
-    base = base_dir or Path.cwd()
-
-    def resolve(raw: str | Path) -> Path:
-        q = Path(raw).expanduser()
-        if q.is_absolute() or q.exists():
-            return q
-        return base / q
-
-    ds_path = spec.dataset.options.get("path")
-    if spec.dataset.name == "yolo" and isinstance(ds_path, str | Path):
-        q = resolve(ds_path)
-        if not q.exists():
-            loc = ("dataset", "options", "path") if ("dataset", "options", "path") in lines else ("dataset",)
-            problems.append(SpecProblem(file=file, line=_line_for(lines, loc), field="dataset.options.path",
-                                        message=f"dataset file {str(ds_path)!r} does not exist (looked for "
-                                                f"{str(q)!r}); give the path of a YOLO data.yaml, or use "
-                                                f"`dataset: {{name: tea-bud-synth}}` to generate one"))
-        else:
-            spec.dataset.options["path"] = str(q)
-    for i, m in enumerate(spec.models):
+    base = spec._base_dir or Path.cwd()
+    out = spec.model_copy(deep=True)
+    for i, m in enumerate(out.models):
         if m.weights is not None:
-            q = resolve(m.weights)
+            q = _resolve_path(m.weights, base)
             if not q.is_file():
                 problems.append(SpecProblem(file=file, line=_line_for(lines, ("models", i, "weights")),
                                             field=f"models.{i}.weights",
                                             message=f"weights file {str(m.weights)!r} does not exist"))
             else:
                 m.weights = q
-        for budget in ("train", "finetune"):
-            override = getattr(m, budget)
-            if override:
-                base_cfg = spec.train if budget == "train" else spec.finetune
-                try:
-                    _merge(base_cfg, override)
-                except ValidationError as exc:
-                    problems += [_problem_from_pydantic(e, data, lines, file, ("models", i, budget), TrainConfig)
-                                 for e in exc.errors()]
+        problems += _check_budget_overrides(out, i, data, lines, file)
+    return out, problems
+
+
+def _resolve_path(raw: str | Path, base: Path) -> Path:
+    q = Path(raw).expanduser()
+    return q if q.is_absolute() or q.exists() else base / q
+
+
+def _check_budget_overrides(spec: Spec, i: int, data: Any, lines: dict[tuple[Any, ...], int],
+                            file: str) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    m = spec.models[i]
+    for budget, base_cfg in (("train", spec.train), ("finetune", spec.finetune)):
+        override = getattr(m, budget)
+        if override:
+            try:
+                _merge(base_cfg, override)
+            except ValidationError as exc:
+                problems += [_problem_from_pydantic(e, data, lines, file, ("models", i, budget), TrainConfig)
+                             for e in exc.errors()]
     return problems
 
 
-def _check_plugins(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int], file: str) -> list[SpecProblem]:
-    """Check every plugin name against the catalogue and every options mapping against its ``Options``."""
-    from prunebench.plugins import get_catalogue
-
-    try:
-        cat = get_catalogue(spec.plugins)
-    except UsageError as exc:
-        return [SpecProblem(file=file, line=_line_for(lines, ("plugins",)), field="plugins", message=exc.message)]
-    problems: list[SpecProblem] = []
-    refs: list[tuple[str, tuple[Any, ...], Any]] = [("dataset", ("dataset",), spec.dataset),
-                                                    ("executor", ("executor",), spec.executor)]
+def _plugin_refs(spec: Spec) -> list[tuple[str, tuple[Any, ...], _WithOptions]]:
+    """Every entry of ``spec`` that names a plugin: (kind, location in the spec, entry)."""
+    refs: list[tuple[str, tuple[Any, ...], _WithOptions]] = [("dataset", ("dataset",), spec.dataset),
+                                                              ("executor", ("executor",), spec.executor)]
     refs += [("model", ("models", i), m) for i, m in enumerate(spec.models)]
     refs += [("pruner", ("pruners", i), p) for i, p in enumerate(spec.pruners)]
     refs += [("metric", ("metrics", i), m) for i, m in enumerate(spec.metrics)]
     refs += [("reporter", ("reporters", i), r) for i, r in enumerate(spec.reporters)]
-    seen: dict[tuple[str, str], int] = {}
-    for kind, loc, ref in refs:
-        registry = cat.registry(kind)
+    return refs
+
+
+def _dataset_shorthand(ref: PluginRef, cat: Catalogue) -> PluginRef:
+    """``dataset: TEXT``: a registered dataset name, or the string one dataset plugin claims."""
+    if ref.options or ref.name in cat.datasets:
+        return ref
+    for name in cat.datasets.names():
+        options = cat.datasets.get(name).from_shorthand(ref.name)
+        if options is not None:
+            return PluginRef(name=name, options=options)
+    return ref
+
+
+def _resolve_plugins(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int], file: str,
+                     cat: Catalogue | None = None) -> tuple[Spec, list[SpecProblem]]:
+    """The resolved copy of ``spec`` (see :func:`resolve_spec`) and the problems found."""
+    from prunebench.plugins import get_catalogue
+
+    if cat is None:
+        try:
+            cat = get_catalogue(spec.plugins)
+        except UsageError as exc:
+            return spec, [SpecProblem(file=file, line=_line_for(lines, ("plugins",)), field="plugins",
+                                      message=exc.message)]
+    out = spec.model_copy(deep=True)
+    out.dataset = _dataset_shorthand(out.dataset, cat)
+    base = spec._base_dir or Path.cwd()
+    problems: list[SpecProblem] = []
+    seen: set[tuple[str, str]] = set()
+    for kind, loc, ref in _plugin_refs(out):
         field = ".".join(map(str, (*loc, "name")))
+        line = _line_for(lines, loc)
         if kind in ("metric", "reporter"):
             if (kind, ref.name) in seen:
-                problems.append(SpecProblem(file=file, line=_line_for(lines, loc), field=field,
+                problems.append(SpecProblem(file=file, line=line, field=field,
                                             message=f"{kind} {ref.name!r} is listed twice"))
-            seen[(kind, ref.name)] = 1
+            seen.add((kind, ref.name))
         try:
-            cls = registry.get(ref.name)
+            cls = cat.registry(kind).get(ref.name)  # type: ignore[attr-defined]
         except UsageError as exc:
-            problems.append(SpecProblem(file=file, line=_line_for(lines, loc), field=field, message=exc.message))
-            continue
-        options_model = getattr(cls, "Options", None)
-        if options_model is None:
+            message = exc.message
+            if kind == "dataset":
+                message += " A string may also be the path of a YOLO data.yaml (ending in .yaml)."
+            problems.append(SpecProblem(file=file, line=line, field=field, message=message))
             continue
         try:
-            validated = options_model.model_validate(ref.options)
+            validated: PluginOptions = cls.Options.model_validate(ref.options)
         except ValidationError as exc:
-            for e in exc.errors():
-                problems.append(_problem_from_pydantic(e, data, lines, file, (*loc, "options"), options_model))
+            problems += [_problem_from_pydantic(e, data, lines, file, (*loc, "options"), cls.Options)
+                         for e in exc.errors()]
             continue
-        ref.options.clear()
-        ref.options.update(validated.model_dump(exclude_unset=True, mode="json"))
-    return problems
+        validated, found = cls.resolve_options(validated, base)
+        for option, message in found:
+            oloc = (*loc, "options", option)
+            problems.append(SpecProblem(file=file, line=_line_for(lines, oloc), field=".".join(map(str, oloc)),
+                                        message=message))
+        ref.options = validated.canonical()
+        ref._validated = validated
+    out._resolved = not problems
+    return out, problems
 
 
 def spec_schema() -> dict[str, Any]:

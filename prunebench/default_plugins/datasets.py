@@ -26,6 +26,26 @@ class YoloData(DatasetProvider):
                                       "default: the repository's synthetic tea-bud descriptor)")
         check: bool = Field(True, description="check images and labels (cached) when preparing")
 
+    @classmethod
+    def from_shorthand(cls, text: str) -> dict[str, Any] | None:
+        """``dataset: path/to/data.yaml`` in a spec means this plugin with that ``path``."""
+        return {"path": text} if text.lower().endswith((".yaml", ".yml")) else None
+
+    @classmethod
+    def resolve_options(cls, options: PluginOptions, base_dir: Path) -> tuple[PluginOptions, list[tuple[str, str]]]:
+        """A ``path`` given in the spec is resolved against the spec's folder and must exist."""
+        if "path" not in options.model_fields_set:
+            return options, []
+        raw = options.path  # type: ignore[attr-defined]
+        q = Path(raw).expanduser()
+        if not (q.is_absolute() or q.exists()):
+            q = base_dir / q
+        if not q.exists():
+            return options, [("path", f"dataset file {raw!r} does not exist (looked for {str(q)!r}); give the "
+                                      f"path of a YOLO data.yaml, or use `dataset: {{name: tea-bud-synth}}` "
+                                      f"to generate one")]
+        return options.model_copy(update={"path": str(q)}), []
+
     def _yaml(self) -> Path:
         return Path(self.options.path).expanduser().resolve()  # type: ignore[attr-defined]
 

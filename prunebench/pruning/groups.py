@@ -9,12 +9,11 @@ import torch_pruning as tp
 from torch import nn
 
 from prunebench.contracts import ModelFamily
+from prunebench.defaults import SCOPES
 from prunebench.errors import UsageError
 from prunebench.pruning.importance import GroupView
 
 __all__ = ["ScopeGroups", "build_groups"]
-
-_SCOPES = ("backbone", "backbone+neck", "all")
 
 
 @dataclass
@@ -35,8 +34,8 @@ class ScopeGroups:
 
 
 def check_scope(scope: str) -> None:
-    if scope not in _SCOPES:
-        raise UsageError(f"Unknown pruning scope {scope!r}.", hint="Allowed scopes: " + ", ".join(_SCOPES))
+    if scope not in SCOPES:
+        raise UsageError(f"Unknown pruning scope {scope!r}.", hint="Allowed scopes: " + ", ".join(SCOPES))
 
 
 def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inputs: torch.Tensor) -> ScopeGroups:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from prunebench.contracts import PluginOptions
+from prunebench.defaults import Scope
 
 __all__ = [
     "AUTO",
@@ -28,7 +29,7 @@ AUTO = "auto"
 class PrunerOptions(PluginOptions):
     """Shared options of the bundled pruners (Torch-Pruning vocabulary where it has a word)."""
 
-    scope: Literal["backbone", "backbone+neck", "all"] = Field(
+    scope: Scope = Field(
         "backbone",
         description="Which convolutions may lose output channels: 'backbone' (the tea-bud study's rule: layers 0-9 "
         "without the bottleneck hidden convs), 'backbone+neck' (layers 0-23, same rule) or 'all' (every "

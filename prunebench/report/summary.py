@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prunebench.defaults import DEFAULT_METRICS  # the tea-bud study's columns, in order; always shown
 from prunebench.suite.results import CellResult, Results
 
 __all__ = [
@@ -26,10 +27,6 @@ __all__ = [
     "summarize",
 ]
 
-#: The columns of the tea-bud study's table, in order; each is always shown ("—" when missing).
-DEFAULT_METRICS: tuple[str, ...] = (
-    "params", "gflops", "size_mb", "latency_ms", "precision", "recall", "f1", "map50", "map50_95",
-)
 
 #: What a table needs to know about a metric when the store does not say it.
 METRIC_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prunebench.spec import resolve_spec
+
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.plugins import Catalogue
     from prunebench.spec import Spec
@@ -145,10 +147,11 @@ def build_plan(spec: Spec, catalogue: Catalogue, *, threads: int | None = None) 
         import torch
 
         threads = torch.get_num_threads()
+    spec = resolve_spec(spec, catalogue)  # options canonical and validated once, whatever the spec's loading
     b = _Builder(spec, catalogue, threads)
     device = spec.device
     ds = spec.dataset
-    provider = catalogue.datasets.get(ds.name)(ds.options)
+    provider = ds.instantiate(catalogue.datasets.get(ds.name))
     data = b.add("data", {"dataset": ds.name, "options": ds.options, "fingerprint": provider.fingerprint()},
                  (), f"data {ds.name}")
     metrics = [{"name": m.name, "options": m.options} for m in spec.metrics]
@@ -178,7 +181,7 @@ def build_plan(spec: Spec, catalogue: Catalogue, *, threads: int | None = None) 
                 cells.append(Cell(ck, entry.key, None, 0.0, seed, (data, train, evaluate(train, ck))))
             for p in spec.pruners:
                 pruner_cls = catalogue.pruners.get(p.name)
-                pruner = pruner_cls(p.options)
+                pruner = p.instantiate(pruner_cls)
                 pruner_ref = {"name": p.name, "options": p.options}
                 upstream = train
                 chain: list[str] = [data, train]
