@@ -15,18 +15,20 @@ import pytest
 from prunebench.plugins import get_catalogue
 from prunebench.spec import load_spec
 from prunebench.suite.plan import build_plan
-from prunebench.suite.store import Store, load_results
+from prunebench.suite.results import load_results
+from prunebench.suite.stage import StageResult
+from prunebench.suite.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _evaluate_result(run_dir: Path, key: str) -> dict[str, Any]:
+def _evaluate_result(run_dir: Path, key: str) -> StageResult:
     """A result shaped like a real evaluation: 11 metrics and P/R/F1/PR curves of 1000 points."""
     curve = [i / 1000 for i in range(1000)]
-    return {"weights": f"stages/{key}/w.pt", "files": {}, "metrics": {f"m{i}": 0.5 for i in range(11)},
-            "metric_info": {}, "curves": {"px": curve, "p_curve": [curve], "r_curve": [curve],
-                                          "f1_curve": [curve], "pr_recall": curve, "pr_precision": [curve]},
-            "started": 0.0, "finished": 1.0, "seconds": 1.0, "compute_seconds": 1.0}
+    return StageResult(kind="evaluate", metrics={f"m{i}": 0.5 for i in range(11)},
+                       curves={"px": curve, "p_curve": [curve], "r_curve": [curve], "f1_curve": [curve],
+                               "pr_recall": curve, "pr_precision": [curve]},
+                       started=0.0, finished=1.0, seconds=1.0, compute_seconds=1.0)
 
 
 def _history(epochs: int) -> list[dict[str, float]]:
@@ -66,10 +68,10 @@ def test_store_full_study(benchmark: Any, full_spec: Any, tmp_path: Path) -> Non
                 if stage.kind == "evaluate":
                     result = _evaluate_result(run_dir, stage.key)
                 else:
-                    result = {"weights": f"stages/{stage.key}/w.pt", "files": {}, "started": 0.0,
-                              "finished": 1.0, "seconds": 1.0, "compute_seconds": 1.0}
+                    result = StageResult(kind=stage.kind, started=0.0, finished=1.0, seconds=1.0,
+                                         compute_seconds=1.0)
                     if stage.kind in ("train", "finetune", "sparsity"):
-                        result["history"] = _history(100 if stage.kind == "train" else 50)
+                        result.history = _history(100 if stage.kind == "train" else 50)
                 store.finish_stage(stage, result, None, run_id)
             for cell in plan.cells:
                 store.finish_cell(cell, "done", None, run_id)

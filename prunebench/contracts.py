@@ -198,8 +198,15 @@ class PruneRecord:
 
 @dataclass
 class PruneResult:
+    """A pruned model, the record of what was removed, and optional named diagnostics of the prune.
+
+    ``diagnostics`` (name -> a number, an array, a mapping of those or a table of rows; numpy arrays and
+    tensors are fine) are stored with the prune stage and reach reporters as ``CellResult.diagnostics``.
+    """
+
     model: nn.Module
     record: PruneRecord
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 class Pruner(_Plugin, ABC):
@@ -215,9 +222,19 @@ class Pruner(_Plugin, ABC):
     def regularizer(self, model: nn.Module, family: ModelFamily | None = None) -> Callable[[nn.Module], None] | None:
         """A callback run after every ``backward()`` during sparsity training (adds to ``.grad``).
 
-        ``family`` lets the regulariser restrict itself to the layers of the pruner's scope.
+        ``family`` lets the regulariser restrict itself to the layers of the pruner's scope; the suite
+        always passes it (as a keyword).
         """
         return None
+
+    def diagnostics(self, model: nn.Module, family: ModelFamily) -> Mapping[str, Any]:
+        """Named read-outs of ``model`` that show what sparsity training does (default: none).
+
+        The suite calls it before and after the sparsity stage's training and stores each name as
+        ``{"before": value, "after": value}`` in that stage's diagnostics (bn-scale: ``bn_gamma``, the
+        BatchNorm γ of its scope, which the γ histogram plots). Values: numbers, arrays, mappings of those.
+        """
+        return {}
 
     @abstractmethod
     def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:

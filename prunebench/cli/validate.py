@@ -22,20 +22,13 @@ def add_parser(sub: Any) -> None:
 
 
 def _stage_status(run_dir: Path) -> dict[str, str]:
-    import sqlite3
+    """Stage key -> status in the run folder's store (empty without one; a damaged store is an error)."""
+    from prunebench.suite.store import STORE_NAME, Store
 
-    from prunebench.suite.store import STORE_NAME
-
-    path = run_dir / STORE_NAME
-    if not path.is_file():
+    if not (run_dir / STORE_NAME).is_file():
         return {}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return dict(conn.execute("SELECT key, status FROM stages"))
-    except sqlite3.DatabaseError:
-        return {}
-    finally:
-        conn.close()
+    with Store(run_dir, readonly=True) as store:
+        return store.stage_status()
 
 
 def handle(args: argparse.Namespace) -> int:

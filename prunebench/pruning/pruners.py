@@ -129,6 +129,12 @@ class BNScalePruner(CriterionPruner):
         scope = self.options.scope if family is not None else None
         return SparsityRegularizer(model, self.options.strength, scope, family)
 
+    def diagnostics(self, model: nn.Module, family: ModelFamily) -> dict[str, Any]:
+        """``bn_gamma``: the BatchNorm γ (signed) of the pruner's scope, before and after sparsity training."""
+        from prunebench.pruning.bnscale import bn_gammas
+
+        return {"bn_gamma": bn_gammas(model, self.options.scope, family)}
+
 
 BUNDLED: tuple[type[CriterionPruner], ...] = (
     L1Pruner, L2Pruner, RandomPruner, LAMPPruner, FPGMPruner, TaylorPruner, BNScalePruner,

@@ -21,6 +21,7 @@ from prunebench.suite.results import CellResult, Results
 
 __all__ = [
     "CURVE_LABELS",
+    "GAMMA_DIAGNOSTIC",
     "mean_curve",
     "plot_confidence_curve",
     "plot_confidence_curve_by_model",
@@ -230,15 +231,23 @@ def plot_losses(cell: CellResult, ax: Any = None, stages: Sequence[str] = ("trai
     return fig, ax
 
 
+#: the diagnostic the γ histogram plots: ``{"before": [...], "after": [...]}`` of a sparsity training
+GAMMA_DIAGNOSTIC = "bn_gamma"
+
+
 def plot_gamma_histogram(cell: CellResult, ax: Any = None, bins: int = 60) -> tuple[Any, Any]:
-    """|BN gamma| before and after sparsity training (log count axis): sparsity drives gammas to 0."""
+    """|BN gamma| before and after sparsity training (log count axis): sparsity drives gammas to 0.
+
+    Reads the cell's ``diagnostics["bn_gamma"]`` (any pruner may provide it, see docs/writing-plugins.md).
+    """
     fig, ax = new_ax(ax)
-    gammas = cell.gammas or {}
+    gammas = cell.diagnostics.get(GAMMA_DIAGNOSTIC)
+    gammas = gammas if isinstance(gammas, dict) else {}
     missing = []
     for key, color in (("before", "tab:blue"), ("after", "tab:orange")):
         vals = np.abs(np.asarray(gammas.get(key) or [], dtype=float))
         if vals.size == 0:
-            missing.append(f"gammas {key}")
+            missing.append(f"diagnostics[{GAMMA_DIAGNOSTIC!r}][{key!r}]")
             continue
         ax.hist(vals, bins=bins, alpha=0.55, color=color, label=f"{key} sparsity training (n={vals.size})",
                 log=True)

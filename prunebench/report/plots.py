@@ -13,6 +13,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from prunebench.report.curve_plots import (
+    GAMMA_DIAGNOSTIC,
     plot_confidence_curve,
     plot_confidence_curve_by_model,
     plot_gamma_histogram,
@@ -152,7 +153,7 @@ def plot_jobs(results: Results) -> list[PlotJob]:
                         lambda: _single(plot_size_vs_level, results, rows=rows)))
     seen: set[tuple[str, str | None]] = set()
     for cell in results.cells:
-        if cell.gammas and (cell.model, cell.pruner) not in seen:
+        if isinstance(cell.diagnostics.get(GAMMA_DIAGNOSTIC), dict) and (cell.model, cell.pruner) not in seen:
             seen.add((cell.model, cell.pruner))
             jobs.append(PlotJob(f"gammas_{slug(cell.model, cell.pruner)}.png",
                                 f"{cell.model}, {cell.pruner}: BN gamma magnitudes before and after sparsity "

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prunebench.spec import resolve_spec
+from prunebench.suite.stage import Stage, file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.plugins import Catalogue
     from prunebench.spec import Spec
 
-__all__ = ["STAGE_KINDS", "STAGE_VERSIONS", "Cell", "Plan", "Stage", "build_plan", "cell_key", "stage_key"]
+__all__ = ["STAGE_KINDS", "STAGE_VERSIONS", "Cell", "Plan", "Stage", "build_plan", "cell_key", "file_sha256",
+           "stage_key"]
 
 #: The stage kinds in the order a cell runs them.
 STAGE_KINDS: tuple[str, ...] = ("data", "train", "sparsity", "prune", "finetune", "evaluate")
@@ -40,24 +42,6 @@ def cell_key(model: str, pruner: str | None, level: float, seed: int) -> str:
     if pruner is None:
         return f"{model}/baseline/s{seed}"
     return f"{model}/{pruner}/{level:g}/s{seed}"
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One unit of work. ``inputs`` hold everything it depends on (hashed); ``params`` how to run it."""
-
-    key: str
-    kind: str
-    deps: tuple[str, ...]
-    inputs: dict[str, Any]
-    params: dict[str, Any] = field(default_factory=dict)  # not hashed: labels, plugin modules, threads
-    label: str = ""
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Stage) and other.key == self.key
 
 
 @dataclass(frozen=True)
@@ -107,22 +91,6 @@ class Plan:
         for s in self.stages.values():
             out[s.kind] = out.get(s.kind, 0) + 1
         return out
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file (memoised per path, size and modification time)."""
-    st = path.stat()
-    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if memo not in _FILE_HASHES:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _FILE_HASHES[memo] = h.hexdigest()
-    return _FILE_HASHES[memo]
 
 
 class _Builder:

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from prunebench.errors import UsageError
 from prunebench.suite.executors.base import UpstreamFailed
 from prunebench.suite.plan import Cell, Plan, Stage, build_plan
+from prunebench.suite.results import load_results
 from prunebench.suite.runfolder import LOCK_NAME, check_fresh, clear_run_dir, mark_run_dir, prepare_run_dir
 from prunebench.suite.runfolder import lock_run_dir as _lock
+from prunebench.suite.stage import StageResult
 from prunebench.suite.stages import StageRunner
-from prunebench.suite.store import STORE_NAME, Store, load_results
+from prunebench.suite.store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -22,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from prunebench.spec import Spec
     from prunebench.suite.results import Results
 
-__all__ = ["LOCK_NAME", "clear_run_dir", "default_spec_path", "run", "run_summary"]
+__all__ = ["LOCK_NAME", "clear_run_dir", "default_spec_path", "run"]
 
 
 def default_spec_path() -> Path:
@@ -50,7 +52,7 @@ class _Driver:
     """The driver's side of a run: writes the store, fires lifecycle hooks, updates the display."""
 
     def __init__(self, store: Store, plan: Plan, cat: Catalogue, run_id: int, console: Console,
-                 progress: Any, cached: dict[str, dict[str, Any]]) -> None:
+                 progress: Any, cached: dict[str, StageResult]) -> None:
         self.store, self.plan, self.cat, self.run_id = store, plan, cat, run_id
         self.console, self.progress = console, progress
         self.done: set[str] = set(cached)
@@ -101,7 +103,7 @@ class _Driver:
         self.progress.advance(self.cells_task)
         self.cat.hook.cell_finished(cell=cell, status=status, metrics=metrics, error=error)
 
-    def on_done(self, stage: Stage, result: Any, error: BaseException | None) -> None:
+    def on_done(self, stage: Stage, result: StageResult | None, error: BaseException | None) -> None:
         if error is not None:
             message = str(error) if isinstance(error, UpstreamFailed) else f"{type(error).__name__}: {error}"
             if not isinstance(error, UpstreamFailed):
@@ -113,13 +115,14 @@ class _Driver:
                 if cell.key not in self.finished_cells:
                     self._finish_cell(cell, "failed", f"{stage.kind}: {message}", {})
             return
+        assert result is not None  # an executor reports a result or an error
         self.store.finish_stage(stage, result, None, self.run_id)
         self.computed += 1
         self.done.add(stage.key)
         cell = self._cell_for(stage)
         self.progress.update(self.stage_task, description=f"{cell.key if cell else stage.label} · {stage.kind} done")
         if stage.key not in self.live_epochs:  # ray: the epochs are reported once the stage is back
-            for i, row in enumerate(result.get("history") or []):
+            for i, row in enumerate(result.history):
                 self.cat.hook.epoch_finished(cell=self._cell_for(stage), stage=stage.kind,
                                              epoch=int(row.get("epoch", i)), metrics=row)
         for cell in self.plan.cells_of(stage.key):
@@ -202,8 +205,8 @@ def run(spec: Spec | str | Path, *, out: Path | str | None = None, fresh: bool =
             if run_id is not None:
                 store.finish_run(run_id, status=status, cached=len(plan.cached), failed=failed,
                                  wall_seconds=time.perf_counter() - t0)
+                summary = store.run_summary(run_id)
             store.close()
-        summary = run_summary(run_dir)
         console.print(f"{len(results.cells) - failed}/{len(results.cells)} cells done, {failed} failed; "
                       f"{summary['computed']} stages computed in {summary['wall_seconds']:.1f} s "
                       f"(suite overhead {summary['overhead_seconds']:.1f} s, "
@@ -211,27 +214,3 @@ def run(spec: Spec | str | Path, *, out: Path | str | None = None, fresh: bool =
         cat.hook.suite_finished(spec=spec, run_dir=run_dir, results=results, failed=failed)
     return results
 
-
-def run_summary(run_dir: Path, run_id: int | None = None) -> dict[str, Any]:
-    """Timings of one run (default: the last): wall time, compute time of its stages and the overhead.
-
-    The overhead is everything but training, pruning and evaluation compute: planning, hashing, the store,
-    model loading/saving, hooks, the display and the executor.
-    """
-    import sqlite3
-
-    conn = sqlite3.connect(run_dir / STORE_NAME)
-    try:
-        if run_id is None:
-            row = conn.execute("SELECT id, wall_seconds FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        else:
-            row = conn.execute("SELECT id, wall_seconds FROM runs WHERE id=?", (run_id,)).fetchone()
-        rid, wall = (row[0], row[1] or 0.0) if row else (0, 0.0)
-        computed, compute = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(compute_seconds), 0) FROM stages WHERE run_id=? AND status='done'",
-            (rid,)).fetchone()
-    finally:
-        conn.close()
-    overhead = max(0.0, wall - compute)
-    return {"run_id": rid, "wall_seconds": wall, "compute_seconds": compute, "computed": computed,
-            "overhead_seconds": overhead, "overhead_fraction": overhead / wall if wall else 0.0}

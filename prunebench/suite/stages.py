@@ -1,69 +1,47 @@
-"""The stage functions: each a pure function of (stage, upstream results) that returns a JSON-able result.
+"""The stage functions: each a pure function of (stage, upstream results) that returns a :class:`StageResult`.
 
-A stage writes its artifacts under ``run_dir/stages/<key>/`` and returns paths relative to the run folder,
-so the same function runs in the driver (``local``) or in a Ray worker (``ray``) with the same outcome.
+A stage writes its artifacts under ``run_dir/stages/<key>/`` (with ``stage.json``, a copy of its result)
+and returns paths relative to the run folder, so the same function runs in the driver (``local``) or in
+a Ray worker (``ray``) with the same outcome. Model objects never leave a stage: the next stage loads the
+checkpoint its upstream result names.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 import random
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, is_dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from prunebench.suite.stage import (
+    Artifact,
+    StageResult,
+    file_sha256,
+    jsonable,
+    rel_path,
+    resolve_path,
+    write_stage_json,
+)
+
 if TYPE_CHECKING:  # pragma: no cover
-    from prunebench.suite.plan import Stage
+    from torch import nn
+
+    from prunebench.contracts import ModelFamily
+    from prunebench.suite.stage import Stage
 
 __all__ = ["StageObserver", "StageRunner", "execute_stage", "jsonable", "rel_path", "resolve_path", "seed_all"]
 
 
 class StageObserver(Protocol):
-    """What the driver watches while a stage runs in its own process (``local`` executor only)."""
+    """What the driver watches while a stage runs: called in the stage's process (a proxy under Ray)."""
 
-    progress: Any  # a rich Progress the trainer adds its epoch bar to, or None
+    progress: Any  # a rich Progress the trainer adds its epoch bar to, or None (a worker draws no bars)
 
     def stage_started(self, stage: Stage) -> None: ...
 
     def epoch_end(self, stage: Stage, epoch: int, row: dict[str, float]) -> None: ...
-
-
-def rel_path(run_dir: Path, path: str | Path) -> str:
-    """``path`` relative to the run folder when inside it (so the folder can move), else absolute."""
-    p = Path(path).resolve()
-    try:
-        return p.relative_to(run_dir.resolve()).as_posix()
-    except ValueError:
-        return str(p)
-
-
-def resolve_path(run_dir: Path, path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else run_dir / p
-
-
-def jsonable(obj: Any) -> Any:
-    """Turn numpy arrays, tensors, dataclasses and paths into plain JSON types (NaN/inf become None)."""
-    if obj is None or isinstance(obj, bool | int | str):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(asdict(obj))
-    if hasattr(obj, "tolist"):  # numpy arrays and scalars, torch tensors
-        return jsonable(obj.tolist())
-    if hasattr(obj, "item"):
-        return jsonable(obj.item())
-    return str(obj)
 
 
 def seed_all(seed: int) -> None:
@@ -77,13 +55,15 @@ def seed_all(seed: int) -> None:
 
 
 class StageRunner:
-    """``run_stage(stage, dep_results)`` as executors call it; picklable (the observer stays behind).
+    """``run_stage(stage, dep_results) -> StageResult`` as executors call it; picklable (the observer stays behind).
 
     ``cached`` holds the results of finished upstream stages that are not run again, so an executor only
-    passes the results of the stages it ran itself.
+    passes the results of the stages it ran itself. An executor that runs stages in other processes gives
+    each its own observer (:meth:`with_observer`, e.g. a proxy that streams events to the driver) and
+    its device (:meth:`with_device`); :attr:`observer` is the driver's.
     """
 
-    def __init__(self, run_dir: Path, cached: Mapping[str, dict[str, Any]] | None = None,
+    def __init__(self, run_dir: Path, cached: Mapping[str, StageResult] | None = None,
                  observer: StageObserver | None = None, device: str | None = None) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.cached = dict(cached or {})
@@ -96,7 +76,10 @@ class StageRunner:
     def with_device(self, device: str | None) -> StageRunner:
         return StageRunner(self.run_dir, self.cached, self.observer, device)
 
-    def __call__(self, stage: Stage, dep_results: Mapping[str, Any]) -> dict[str, Any]:
+    def with_observer(self, observer: StageObserver | None) -> StageRunner:
+        return StageRunner(self.run_dir, self.cached, observer, self.device)
+
+    def __call__(self, stage: Stage, dep_results: Mapping[str, StageResult]) -> StageResult:
         deps = {k: self.cached[k] for k in stage.deps if k in self.cached}
         deps.update({k: v for k, v in dep_results.items() if k in stage.deps})
         missing = [k for k in stage.deps if k not in deps]
@@ -105,9 +88,9 @@ class StageRunner:
         return execute_stage(stage, deps, self.run_dir, observer=self.observer, device=self.device)
 
 
-def execute_stage(stage: Stage, deps: Mapping[str, dict[str, Any]], run_dir: Path, *,
-                  observer: StageObserver | None = None, device: str | None = None) -> dict[str, Any]:
-    """Run one stage and return its JSON-able result (with ``started``, ``finished``, ``seconds``)."""
+def execute_stage(stage: Stage, deps: Mapping[str, StageResult], run_dir: Path, *,
+                  observer: StageObserver | None = None, device: str | None = None) -> StageResult:
+    """Run one stage: its function, then timings, artifact sizes and hashes, and ``stage.json``."""
     import torch
 
     started = time.time()
@@ -121,15 +104,19 @@ def execute_stage(stage: Stage, deps: Mapping[str, dict[str, Any]], run_dir: Pat
     ctx = _Ctx(stage, deps, run_dir, out_dir, observer, device or stage.inputs.get("device", "cpu"))
     if "seed" in stage.inputs:
         seed_all(int(stage.inputs["seed"]))
-    result = _KINDS[stage.kind](ctx)
-    finished = time.time()
-    result.update(started=started, finished=finished, seconds=finished - started,
-                  compute_seconds=ctx.compute_seconds)
-    return jsonable(result)
+    result = STAGE_FUNCTIONS[stage.kind](ctx)
+    for art in result.artifacts.values():
+        path = resolve_path(run_dir, art.path)
+        art.size, art.sha256 = path.stat().st_size, file_sha256(path)
+    result.started, result.finished = started, time.time()
+    result.seconds, result.compute_seconds = result.finished - started, ctx.compute_seconds
+    result = StageResult.from_dict(result.to_dict())  # plain JSON types from here on (arrays, NaN)
+    write_stage_json(out_dir, stage, result)
+    return result
 
 
 class _Ctx:
-    def __init__(self, stage: Stage, deps: Mapping[str, dict[str, Any]], run_dir: Path, out_dir: Path,
+    def __init__(self, stage: Stage, deps: Mapping[str, StageResult], run_dir: Path, out_dir: Path,
                  observer: StageObserver | None, device: str) -> None:
         self.stage = stage
         self.deps = deps
@@ -142,35 +129,36 @@ class _Ctx:
 
         self.cat = get_catalogue(stage.params.get("plugins", ()))
 
-    def dep(self, kind: str) -> dict[str, Any]:
+    def dep(self, kind: str) -> StageResult:
         for k in self.stage.deps:
             if k.startswith(kind + "-"):
                 return self.deps[k]
         raise KeyError(f"stage {self.stage.label} has no {kind} dependency")
 
-    def upstream(self) -> dict[str, Any]:
+    def upstream(self) -> StageResult:
         """The result of the model-producing stage this one continues from."""
         return self.deps[self.stage.deps[-1]]
 
     @property
     def data_yaml(self) -> Path:
-        return resolve_path(self.run_dir, self.dep("data")["data_yaml"])
+        return resolve_path(self.run_dir, self.dep("data").path("data_yaml"))
 
     def family(self) -> Any:
         m = self.stage.inputs["model"]
         return self.cat.models.get(m["name"])(m["options"])
 
     def load_upstream_model(self, family: Any) -> tuple[Any, Path]:
-        path = resolve_path(self.run_dir, self.upstream()["weights"])
+        path = resolve_path(self.run_dir, self.upstream().path("weights"))
         return family.load(path), path
 
-    def rel(self, path: str | Path) -> str:
-        return rel_path(self.run_dir, path)
+    def artifact(self, path: str | Path) -> Artifact:
+        """An artifact for ``path`` (size and hash are filled in when the stage finishes)."""
+        return Artifact(rel_path(self.run_dir, path))
 
     def callbacks(self, after_backward: list[Any] | None = None) -> Any:
         from prunebench.engine.trainer import TrainCallbacks
 
-        on_epoch_end = []
+        on_epoch_end: list[Callable[[int, Mapping[str, float]], None]] = []
         if self.observer is not None:
             observer, stage = self.observer, self.stage
             on_epoch_end.append(lambda epoch, row: observer.epoch_end(stage, epoch, dict(row)))
@@ -183,8 +171,9 @@ class _Ctx:
 
         return Progress(disable=True)  # a worker must not draw its own bars
 
-    def train(self, model: Any, family: Any, budget: dict[str, Any], stage: str,
-              after_backward: list[Any] | None = None) -> dict[str, Any]:
+    def train(self, model: nn.Module, family: ModelFamily, budget: dict[str, Any], stage: str,
+              after_backward: list[Any] | None = None) -> tuple[StageResult, nn.Module]:
+        """Train ``model``; the stage's result and, separately, the trained model (it stays in-process)."""
         from prunebench.engine.config import TrainConfig
         from prunebench.engine.trainer import train
 
@@ -195,12 +184,14 @@ class _Ctx:
                     progress=self.progress(), stage=stage)
         self.compute_seconds += time.perf_counter() - t0
         best = Path(res.best_path) if res.best_path and Path(res.best_path).exists() else Path(res.last_path)
-        return {"weights": self.rel(best), "last": self.rel(res.last_path), "history": list(res.history),
-                "best_fitness": res.best_fitness, "epochs_run": res.epochs_run, "train_seconds": res.seconds,
-                "model": res.model}
+        result = StageResult(kind=self.stage.kind, artifacts={"weights": self.artifact(best)},
+                             history=list(res.history),
+                             values={"last": rel_path(self.run_dir, res.last_path), "best_fitness": res.best_fitness,
+                                     "epochs_run": res.epochs_run, "train_seconds": res.seconds})
+        return result, res.model
 
 
-def _data(ctx: _Ctx) -> dict[str, Any]:
+def _data(ctx: _Ctx) -> StageResult:
     from prunebench.data.yolo import load_data_yaml
 
     inputs = ctx.stage.inputs
@@ -209,42 +200,39 @@ def _data(ctx: _Ctx) -> dict[str, Any]:
     data_yaml = provider.prepare(ctx.out_dir)  # generating or checking the data is the stage's own work
     ctx.compute_seconds += time.perf_counter() - t0
     info = load_data_yaml(data_yaml)
-    rel = ctx.rel(data_yaml)
-    return {"data_yaml": rel, "nc": info.nc, "names": list(info.names), "files": {"data_yaml": rel}}
+    return StageResult(kind="data", artifacts={"data_yaml": ctx.artifact(data_yaml)},
+                       values={"nc": info.nc, "names": list(info.names)})
 
 
-def _train(ctx: _Ctx) -> dict[str, Any]:
+def _train(ctx: _Ctx) -> StageResult:
     family = ctx.family()
     weights = ctx.stage.params.get("weights")
-    model = family.build(nc=int(ctx.dep("data")["nc"]), weights=weights)
+    model = family.build(nc=int(ctx.dep("data").values["nc"]), weights=weights)
     budget = ctx.stage.inputs["budget"]
     if int(budget["epochs"]) == 0:
         path = family.save(model, ctx.out_dir / "weights" / "model.pt", stage="train", source=weights)
-        return {"weights": ctx.rel(path), "history": [], "epochs_run": 0, "files": {"weights": ctx.rel(path)}}
-    res = ctx.train(model, family, budget, "train")
-    res.pop("model")
-    res["files"] = {"weights": res["weights"]}
-    return res
+        return StageResult(kind="train", artifacts={"weights": ctx.artifact(path)}, values={"epochs_run": 0})
+    result, _ = ctx.train(model, family, budget, "train")
+    return result
 
 
-def _sparsity(ctx: _Ctx) -> dict[str, Any]:
-    from prunebench.pruning.bnscale import bn_gammas
+def _pruner_diagnostics(pruner: Any, model: nn.Module, family: ModelFamily) -> dict[str, Any]:
+    return {str(k): jsonable(v) for k, v in (pruner.diagnostics(model, family) or {}).items()}
 
+
+def _sparsity(ctx: _Ctx) -> StageResult:
     family = ctx.family()
     model, _ = ctx.load_upstream_model(family)
     ref = ctx.stage.inputs["pruner"]
     pruner = ctx.cat.pruners.get(ref["name"])(ref["options"])
-    scope = getattr(pruner.options, "scope", None)
-    before = bn_gammas(model, scope, family)
-    if "family" in inspect.signature(pruner.regularizer).parameters:  # scope-aware regularisers
-        reg = pruner.regularizer(model, family=family)
-    else:
-        reg = pruner.regularizer(model)
-    res = ctx.train(model, family, ctx.stage.inputs["budget"], "sparsity", [reg] if reg is not None else [])
-    trained = res.pop("model")
-    res["gammas"] = {"before": before, "after": bn_gammas(trained, scope, family)}
-    res["files"] = {"weights": res["weights"]}
-    return res
+    before = _pruner_diagnostics(pruner, model, family)
+    reg = pruner.regularizer(model, family=family)
+    result, trained = ctx.train(model, family, ctx.stage.inputs["budget"], "sparsity",
+                                [reg] if reg is not None else [])
+    after = _pruner_diagnostics(pruner, trained, family)
+    result.diagnostics = {name: {"before": before.get(name), "after": after.get(name)}
+                          for name in dict.fromkeys([*before, *after])}
+    return result
 
 
 class _Calibration:
@@ -270,7 +258,7 @@ class _Calibration:
             yield images.to(self.device), targets.to(self.device)
 
 
-def _prune(ctx: _Ctx) -> dict[str, Any]:
+def _prune(ctx: _Ctx) -> StageResult:
     from prunebench.contracts import PruneContext
 
     inputs = ctx.stage.inputs
@@ -292,20 +280,19 @@ def _prune(ctx: _Ctx) -> dict[str, Any]:
               "channel_reduction": rec.channel_reduction}
     path = family.save(result.model.cpu(), ctx.out_dir / "weights" / "pruned.pt", stage="prune",
                        pruner=inputs["pruner"]["name"], level=float(inputs["level"]))
-    return {"weights": ctx.rel(path), "record": record, "files": {"weights": ctx.rel(path)}}
+    return StageResult(kind="prune", artifacts={"weights": ctx.artifact(path)}, record=record,
+                       diagnostics={str(k): jsonable(v) for k, v in (result.diagnostics or {}).items()})
 
 
-def _finetune(ctx: _Ctx) -> dict[str, Any]:
+def _finetune(ctx: _Ctx) -> StageResult:
     budget = ctx.stage.inputs["budget"]
     if int(budget["epochs"]) == 0:
-        weights = ctx.upstream()["weights"]
-        return {"weights": weights, "history": [], "epochs_run": 0, "files": {"weights": weights}}
+        return StageResult(kind="finetune", artifacts={"weights": Artifact(ctx.upstream().path("weights"))},
+                           values={"epochs_run": 0})
     family = ctx.family()
     model, _ = ctx.load_upstream_model(family)
-    res = ctx.train(model, family, budget, "finetune")
-    res.pop("model")
-    res["files"] = {"weights": res["weights"]}
-    return res
+    result, _ = ctx.train(model, family, budget, "finetune")
+    return result
 
 
 def _metric_info(cls: Any) -> dict[str, Any]:
@@ -314,7 +301,7 @@ def _metric_info(cls: Any) -> dict[str, Any]:
             "description": getattr(cls, "description", "")}
 
 
-def _evaluate(ctx: _Ctx) -> dict[str, Any]:
+def _evaluate(ctx: _Ctx) -> StageResult:
     import torch
 
     from prunebench.contracts import EvalContext
@@ -327,7 +314,7 @@ def _evaluate(ctx: _Ctx) -> dict[str, Any]:
     cfg = EvalConfig.model_validate(inputs["eval"])
     imgsz = int(cfg.imgsz or 640)
     t0 = time.perf_counter()
-    val = validate(model, family, ctx.data_yaml, cfg, device=ctx.device, names=ctx.dep("data").get("names"))
+    val = validate(model, family, ctx.data_yaml, cfg, device=ctx.device, names=ctx.dep("data").values.get("names"))
     fused = family.fuse(model).eval()
     ectx = EvalContext(model=fused, family=family, imgsz=imgsz, device=ctx.device, detection=val.metrics,
                        checkpoint=weights, threads=torch.get_num_threads())
@@ -344,9 +331,12 @@ def _evaluate(ctx: _Ctx) -> dict[str, Any]:
             metrics[ref["name"]] = None if value is None else float(value)
     ctx.compute_seconds += time.perf_counter() - t0
     curves = getattr(val.metrics, "curves", None) or {}
-    return {"weights": ctx.rel(weights), "metrics": metrics, "metric_info": info, "curves": curves,
-            "files": {"weights": ctx.rel(weights)}}
+    return StageResult(kind="evaluate", artifacts={"weights": ctx.artifact(weights)}, metrics=metrics,
+                       metric_info=info, curves=jsonable(curves))
 
 
-_KINDS = {"data": _data, "train": _train, "sparsity": _sparsity, "prune": _prune, "finetune": _finetune,
-          "evaluate": _evaluate}
+#: stage kind -> the function that computes it (each returns a :class:`StageResult`)
+STAGE_FUNCTIONS: dict[str, Callable[[_Ctx], StageResult]] = {
+    "data": _data, "train": _train, "sparsity": _sparsity, "prune": _prune, "finetune": _finetune,
+    "evaluate": _evaluate,
+}

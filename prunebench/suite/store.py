@@ -1,25 +1,46 @@
-"""The results store: one SQLite file per run folder (WAL mode, one writer: the driver), and its reader."""
+"""The results store: one SQLite file per run folder (WAL mode, one writer: the driver). It owns every query.
+
+A :class:`~prunebench.suite.stage.StageResult` is kept field by field (artifacts with size and SHA-256,
+history, curves, prune record, metrics, named diagnostics; the small ``values`` as JSON in the stage row),
+so a new kind of stage needs no new table. Opening checks the file (``PRAGMA quick_check``): a damaged
+store is reported, never half-read, and :func:`rebuild_store` makes a new one from the stage folders'
+``stage.json`` copies.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prunebench.errors import UsageError
-from prunebench.suite.results import CellResult, Results
-from prunebench.suite.stages import resolve_path
+from prunebench.suite.stage import (
+    STAGE_JSON,
+    Artifact,
+    StageResult,
+    file_sha256,
+    read_stage_json,
+    resolve_path,
+    write_stage_json,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from prunebench.suite.plan import Cell, Plan, Stage
+    from prunebench.suite.plan import Cell, Plan
+    from prunebench.suite.stage import Stage
 
-__all__ = ["STORE_NAME", "Store", "load_results"]
+__all__ = ["HASH_ON_REUSE_BYTES", "SCHEMA_VERSION", "STORE_NAME", "RebuildReport", "Reuse", "Store",
+           "StoreDamaged", "check_artifact", "rebuild_store"]
 
 STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+#: 1: prunebench 0.1. 2: artifacts with size and SHA-256, generic diagnostics (the ``gammas`` table moved
+#: there as ``bn_gamma``). A version-1 store is upgraded in place when opened; its stage keys are unchanged.
+SCHEMA_VERSION = 2
+#: on reuse, artifacts up to this size are hashed as well as sized (``prunebench run --verify``: all)
+HASH_ON_REUSE_BYTES = 64 * 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,6 +54,8 @@ CREATE TABLE IF NOT EXISTS stages (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT, deps TEXT NOT NULL, inputs TEXT NOT NULL,
     status TEXT NOT NULL, result TEXT, error TEXT, traceback TEXT, started REAL, finished REAL,
     seconds REAL, compute_seconds REAL, computed INTEGER NOT NULL DEFAULT 0, run_id INTEGER);
+CREATE TABLE IF NOT EXISTS artifacts (stage_key TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    size INTEGER, sha256 TEXT, PRIMARY KEY (stage_key, name));
 CREATE TABLE IF NOT EXISTS metrics (stage_key TEXT NOT NULL, name TEXT NOT NULL, value REAL,
     PRIMARY KEY (stage_key, name));
 CREATE TABLE IF NOT EXISTS metric_info (name TEXT PRIMARY KEY, info TEXT NOT NULL);
@@ -40,35 +63,162 @@ CREATE TABLE IF NOT EXISTS history (stage_key TEXT NOT NULL, epoch INTEGER NOT N
     PRIMARY KEY (stage_key, epoch));
 CREATE TABLE IF NOT EXISTS curves (stage_key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prune_records (stage_key TEXT PRIMARY KEY, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS gammas (stage_key TEXT PRIMARY KEY, before TEXT NOT NULL, after TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS diagnostics (stage_key TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (stage_key, name));
 """
 
-#: result keys moved to their own tables (the stage row keeps the small remainder: paths and scalars)
-_SPLIT_KEYS = ("history", "curves", "record", "gammas", "metrics", "metric_info")
+#: the tables that hold one stage's result besides its row in ``stages``
+_RESULT_TABLES = ("artifacts", "metrics", "history", "curves", "prune_records", "diagnostics")
+
+T = TypeVar("T")
+
+
+class StoreDamaged(UsageError):
+    """``results.sqlite`` is not a readable SQLite database, or fails SQLite's integrity check."""
 
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str)
 
 
-class Store:
-    """Read and write a run folder's ``results.sqlite``. Every write is one transaction."""
+def _damaged(path: Path, detail: str) -> StoreDamaged:
+    return StoreDamaged(
+        f"{str(path)!r} is damaged: it is not a readable prunebench results store ({detail}).",
+        hint="Rebuild it from the stage folders' own records (nothing intact is recomputed; the damaged "
+             "file is kept beside it): prunebench run SPEC --out RUN_FOLDER --rebuild-store")
 
-    def __init__(self, run_dir: Path) -> None:
+
+def check_artifact(run_dir: Path, art: Artifact, *, full_hash: bool) -> str | None:
+    """Why ``art`` cannot be reused (missing, other size, other SHA-256), or None when it is intact.
+
+    The size is always compared; the SHA-256 when ``full_hash`` or the file is at most
+    :data:`HASH_ON_REUSE_BYTES`.
+    """
+    path = resolve_path(run_dir, art.path)
+    if not path.is_file():
+        return f"{art.path} is missing"
+    size = path.stat().st_size
+    if art.size is not None and size != art.size:
+        return f"{art.path} has {size} bytes, {art.size} when the stage wrote it"
+    if art.sha256 and (full_hash or size <= HASH_ON_REUSE_BYTES) and file_sha256(path) != art.sha256:
+        return f"{art.path} changed since the stage wrote it (SHA-256 differs)"
+    return None
+
+
+@dataclass
+class Reuse:
+    """What a run may reuse: results per stage key, and why the other finished stages are run again."""
+
+    results: dict[str, StageResult] = field(default_factory=dict)
+    #: one sentence per finished stage that is run again because an artifact is missing or changed
+    problems: list[str] = field(default_factory=list)
+
+
+class Store:
+    """Read and write a run folder's ``results.sqlite``. Every write is one transaction.
+
+    :param run_dir: the run folder.
+    :param readonly: open for reading only; the store must exist (``UsageError`` naming the folder).
+    :raises StoreDamaged: the file is not a database or fails ``PRAGMA quick_check``.
+    """
+
+    def __init__(self, run_dir: Path, *, readonly: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / STORE_NAME
-        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(_SCHEMA)
-        self._tx(lambda c: c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                     (str(SCHEMA_VERSION),)))
+        self.readonly = readonly
+        if readonly and not self.path.is_file():
+            raise UsageError(f"{str(self.run_dir)!r} has no results store ({STORE_NAME}).",
+                             hint="Give the run folder of `prunebench run` (the spec's `output:`, default "
+                                  "runs/<name>).")
+        self.conn = self._connect()
+        try:
+            self._check()
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(_SCHEMA)
+            self._upgrade()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise _damaged(self.path, str(exc)) from exc
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                from prunebench.suite.runfolder import sqlite_read_uri  # also in a read-only folder
+
+                conn = sqlite3.connect(sqlite_read_uri(self.path), uri=True, timeout=30.0, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, str(exc)) from exc
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _check(self) -> None:
+        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+        if rows != ["ok"]:
+            raise _damaged(self.path, "quick_check: " + "; ".join(str(r) for r in rows[:3]))
+
+    def _version(self) -> int | None:
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() is None:
+            return None
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row is not None else None
+
+    def _upgrade(self) -> None:
+        version = self._version()
+        if version is None:
+            if self.readonly:
+                raise _damaged(self.path, "it has no prunebench tables")
+            self._tx(lambda c: c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                         (str(SCHEMA_VERSION),)))
+            return
+        if version > SCHEMA_VERSION:
+            raise UsageError(f"{str(self.path)!r} was written by a newer prunebench (store schema {version}; "
+                             f"this one reads up to {SCHEMA_VERSION}).",
+                             hint="Upgrade prunebench (pip install -U prunebench), or give this run another "
+                                  "folder with --out.")
+        if version == 1:
+            if self.readonly:  # upgrade through a writing connection, then read as asked
+                Store(self.run_dir).close()
+                return
+            self._tx(self._upgrade_from_1)
+
+    def _upgrade_from_1(self, c: sqlite3.Connection) -> None:
+        """Schema 1 (prunebench 0.1) -> 2: artifacts get size and SHA-256, ``gammas`` become diagnostics."""
+        for row in c.execute("SELECT key, kind, label, deps, inputs, result, started, finished, seconds, "
+                             "compute_seconds FROM stages WHERE status='done'").fetchall():
+            old = json.loads(row["result"] or "{}")
+            values = {k: v for k, v in old.items() if k not in ("files", "weights", "data_yaml", "started",
+                                                                "finished", "seconds", "compute_seconds")}
+            c.execute("UPDATE stages SET result=? WHERE key=?", (_dumps(values), row["key"]))
+            for name, rel in (old.get("files") or {}).items():
+                path = resolve_path(self.run_dir, rel)
+                size, sha = (path.stat().st_size, file_sha256(path)) if path.is_file() else (None, None)
+                c.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)", (row["key"], name, rel, size, sha))
+        if c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='gammas'").fetchone():
+            for key, before, after in c.execute("SELECT stage_key, before, after FROM gammas").fetchall():
+                value = {"before": json.loads(before), "after": json.loads(after)}
+                c.execute("INSERT OR REPLACE INTO diagnostics VALUES (?, 'bn_gamma', ?)", (key, _dumps(value)))
+            c.execute("DROP TABLE gammas")
+        c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        c.execute("INSERT OR REPLACE INTO meta VALUES ('upgraded_from', '1')")
+        for row in c.execute("SELECT * FROM stages WHERE status='done'").fetchall():  # stage.json for rebuilds
+            out_dir = self.run_dir / "stages" / row["key"]
+            if out_dir.is_dir() and not (out_dir / STAGE_JSON).exists():
+                from prunebench.suite.stage import Stage
+
+                stage = Stage(key=row["key"], kind=row["kind"], deps=tuple(json.loads(row["deps"])),
+                              inputs=json.loads(row["inputs"]), label=row["label"] or "")
+                write_stage_json(out_dir, stage, self._read_results(c, [row["key"]])[row["key"]])
 
     # -- transactions ------------------------------------------------------------------------------
 
-    def _tx(self, fn: Any) -> Any:
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
@@ -126,30 +276,57 @@ class Store:
             "UPDATE runs SET finished=?, status=?, cached=?, failed=?, wall_seconds=? WHERE id=?",
             (time.time(), status, cached, failed, wall_seconds, run_id)))
 
+    def run_summary(self, run_id: int | None = None) -> dict[str, Any]:
+        """Timings of one run (default: the last): wall time, compute time of its stages and the overhead.
+
+        The overhead is everything but training, pruning and evaluation compute: planning, hashing, the
+        store, model loading/saving, hooks, the display and the executor.
+        """
+        if run_id is None:
+            row = self.conn.execute("SELECT id, wall_seconds FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = self.conn.execute("SELECT id, wall_seconds FROM runs WHERE id=?", (run_id,)).fetchone()
+        rid, wall = (row[0], row[1] or 0.0) if row else (0, 0.0)
+        computed, compute = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(compute_seconds), 0) FROM stages WHERE run_id=? AND status='done'",
+            (rid,)).fetchone()
+        overhead = max(0.0, wall - compute)
+        return {"run_id": rid, "wall_seconds": wall, "compute_seconds": compute, "computed": computed,
+                "overhead_seconds": overhead, "overhead_fraction": overhead / wall if wall else 0.0}
+
     # -- stages ------------------------------------------------------------------------------------
 
-    def cached_results(self, plan: Plan) -> dict[str, dict[str, Any]]:
-        """Results of the plan's stages that are done and whose files still exist."""
-        out: dict[str, dict[str, Any]] = {}
-        keys = list(plan.stages)
-        rows = self.conn.execute(
-            f"SELECT key, result FROM stages WHERE status='done' AND key IN ({','.join('?' * len(keys))})", keys)
-        for row in rows:
-            result = json.loads(row["result"] or "{}")
-            files = result.get("files", {})
-            if all(resolve_path(self.run_dir, p).exists() for p in files.values()):
-                out[row["key"]] = result
-        # a stage is only reusable when everything upstream of it is too
-        for key in keys:
-            if key in out and any(d not in out for d in plan.stages[key].deps):
-                del out[key]
+    def reuse(self, plan: Plan, *, verify: bool = False) -> Reuse:
+        """The plan's finished stages whose artifacts are intact, and why the others run again.
+
+        Sizes are always checked, SHA-256 sums for files up to :data:`HASH_ON_REUSE_BYTES` (every file
+        with ``verify``). A stage is only reusable when everything upstream of it is too.
+        """
+        out = Reuse()
+        done = self.stage_results(list(plan.stages))
+        for key, result in done.items():
+            bad = [p for a in result.artifacts.values()
+                   if (p := check_artifact(self.run_dir, a, full_hash=verify)) is not None]
+            if bad:
+                stage = plan.stages[key]
+                out.problems.append(f"{stage.label or key} ({key}): {'; '.join(bad)}: running it again, "
+                                    f"with the stages that depend on it")
+            else:
+                out.results[key] = result
+        for key in plan.stages:  # plan order is topological
+            if key in out.results and any(d not in out.results for d in plan.stages[key].deps):
+                del out.results[key]
         return out
+
+    def cached_results(self, plan: Plan, *, verify: bool = False) -> dict[str, StageResult]:
+        """The reusable results of :meth:`reuse`, by stage key."""
+        return self.reuse(plan, verify=verify).results
 
     def mark_running(self, stage: Stage, run_id: int) -> None:
         self._tx(lambda c: c.execute("UPDATE stages SET status='running', started=?, run_id=? WHERE key=?",
                                      (time.time(), run_id, stage.key)))
 
-    def finish_stage(self, stage: Stage, result: Mapping[str, Any] | None, error: str | None, run_id: int,
+    def finish_stage(self, stage: Stage, result: StageResult | None, error: str | None, run_id: int | None,
                      traceback: str | None = None) -> None:
         """Store a stage's outcome and everything it produced, in one transaction."""
 
@@ -158,30 +335,37 @@ class Store:
                 c.execute("UPDATE stages SET status='failed', error=?, traceback=?, finished=?, run_id=?, "
                           "computed=computed+1 WHERE key=?", (error, traceback, time.time(), run_id, stage.key))
                 return
-            k = stage.key
-            for table in ("metrics", "history", "curves", "prune_records", "gammas"):
-                c.execute(f"DELETE FROM {table} WHERE stage_key=?", (k,))
-            for i, row in enumerate(result.get("history") or []):
-                epoch = int(row.get("epoch", i)) if isinstance(row, Mapping) else i
-                c.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", (k, epoch, _dumps(row)))
-            if result.get("curves"):
-                c.execute("INSERT INTO curves VALUES (?, ?)", (k, _dumps(result["curves"])))
-            if result.get("record") is not None:
-                c.execute("INSERT INTO prune_records VALUES (?, ?)", (k, _dumps(result["record"])))
-            if result.get("gammas"):
-                g = result["gammas"]
-                c.execute("INSERT INTO gammas VALUES (?, ?, ?)", (k, _dumps(g["before"]), _dumps(g["after"])))
-            for name, value in (result.get("metrics") or {}).items():
-                c.execute("INSERT INTO metrics VALUES (?, ?, ?)", (k, name, value))
-            for name, info in (result.get("metric_info") or {}).items():
-                c.execute("INSERT OR REPLACE INTO metric_info VALUES (?, ?)", (name, _dumps(info)))
-            rest = {key: v for key, v in result.items() if key not in _SPLIT_KEYS}
-            c.execute("UPDATE stages SET status='done', result=?, error=NULL, traceback=NULL, started=?, "
-                      "finished=?, seconds=?, compute_seconds=?, computed=computed+1, run_id=? WHERE key=?",
-                      (_dumps(rest), result.get("started"), result.get("finished"), result.get("seconds"),
-                       result.get("compute_seconds"), run_id, k))
+            c.execute("INSERT OR IGNORE INTO stages (key, kind, label, deps, inputs, status) "
+                      "VALUES (?, ?, ?, ?, ?, 'pending')",
+                      (stage.key, stage.kind, stage.label, _dumps(list(stage.deps)), _dumps(stage.inputs)))
+            self._write_result(c, stage.key, result)
+            c.execute("UPDATE stages SET computed=computed+1, run_id=? WHERE key=?", (run_id, stage.key))
 
         self._tx(write)
+
+    @staticmethod
+    def _write_result(c: sqlite3.Connection, key: str, result: StageResult) -> None:
+        for table in _RESULT_TABLES:
+            c.execute(f"DELETE FROM {table} WHERE stage_key=?", (key,))
+        for name, art in result.artifacts.items():
+            c.execute("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)", (key, name, art.path, art.size, art.sha256))
+        for i, row in enumerate(result.history):
+            epoch = int(row.get("epoch", i)) if isinstance(row, Mapping) else i
+            c.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", (key, epoch, _dumps(row)))
+        if result.curves:
+            c.execute("INSERT INTO curves VALUES (?, ?)", (key, _dumps(result.curves)))
+        if result.record is not None:
+            c.execute("INSERT INTO prune_records VALUES (?, ?)", (key, _dumps(result.record)))
+        for name, value in result.diagnostics.items():
+            c.execute("INSERT INTO diagnostics VALUES (?, ?, ?)", (key, name, _dumps(value)))
+        for name, metric in result.metrics.items():
+            c.execute("INSERT INTO metrics VALUES (?, ?, ?)", (key, name, metric))
+        for name, info in result.metric_info.items():
+            c.execute("INSERT OR REPLACE INTO metric_info VALUES (?, ?)", (name, _dumps(info)))
+        c.execute("UPDATE stages SET status='done', result=?, error=NULL, traceback=NULL, started=?, finished=?, "
+                  "seconds=?, compute_seconds=? WHERE key=?",
+                  (_dumps(result.values), result.started, result.finished, result.seconds,
+                   result.compute_seconds, key))
 
     def finish_cell(self, cell: Cell, status: str, error: str | None, run_id: int) -> None:
         self._tx(lambda c: c.execute("UPDATE cells SET status=?, error=?, finished=?, run_id=? WHERE key=?",
@@ -189,8 +373,15 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def meta(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.conn.execute("SELECT key, value FROM meta")}
+
     def stage_rows(self) -> dict[str, dict[str, Any]]:
         return {r["key"]: dict(r) for r in self.conn.execute("SELECT * FROM stages")}
+
+    def stage_status(self) -> dict[str, str]:
+        """Stage key -> ``pending``, ``running``, ``done`` or ``failed``."""
+        return {r[0]: r[1] for r in self.conn.execute("SELECT key, status FROM stages")}
 
     def cell_rows(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM cells ORDER BY ord")]
@@ -199,65 +390,100 @@ class Store:
         rows = self.conn.execute("SELECT name, value FROM metrics WHERE stage_key=?", (cell.stages[-1],))
         return {r["name"]: r["value"] for r in rows}
 
+    def metric_info(self) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT name, info FROM metric_info")}
 
-def _json_map(conn: sqlite3.Connection, sql: str, keys: Iterable[str]) -> dict[str, Any]:
-    keys = list(keys)
-    if not keys:
-        return {}
-    rows = conn.execute(sql.format(qs=",".join("?" * len(keys))), keys)
-    return {r[0]: json.loads(r[1]) for r in rows}
+    def stage_results(self, keys: Iterable[str] | None = None) -> dict[str, StageResult]:
+        """The results of the finished stages (of ``keys``, default all), read back field by field."""
+        return self._read_results(self.conn, None if keys is None else list(keys))
+
+    @staticmethod
+    def _read_results(c: sqlite3.Connection, keys: list[str] | None) -> dict[str, StageResult]:
+        if keys is not None and not keys:
+            return {}
+        where, args = ("", []) if keys is None else (f" AND key IN ({','.join('?' * len(keys))})", keys)
+        rows = c.execute("SELECT key, kind, result, started, finished, seconds, compute_seconds FROM stages "
+                         "WHERE status='done'" + where, args).fetchall()
+        out = {r["key"]: StageResult(kind=r["kind"], values=json.loads(r["result"] or "{}"), started=r["started"],
+                                     finished=r["finished"], seconds=r["seconds"],
+                                     compute_seconds=r["compute_seconds"]) for r in rows}
+        if not out:
+            return out
+        qs, done = ",".join("?" * len(out)), list(out)
+        for r in c.execute(f"SELECT * FROM artifacts WHERE stage_key IN ({qs})", done):
+            out[r["stage_key"]].artifacts[r["name"]] = Artifact(r["path"], r["size"], r["sha256"])
+        for r in c.execute(f"SELECT stage_key, row FROM history WHERE stage_key IN ({qs}) ORDER BY stage_key, epoch",
+                           done):
+            out[r[0]].history.append(json.loads(r[1]))
+        for r in c.execute(f"SELECT stage_key, data FROM curves WHERE stage_key IN ({qs})", done):
+            out[r[0]].curves = json.loads(r[1])
+        for r in c.execute(f"SELECT stage_key, record FROM prune_records WHERE stage_key IN ({qs})", done):
+            out[r[0]].record = json.loads(r[1])
+        for r in c.execute(f"SELECT stage_key, name, value FROM diagnostics WHERE stage_key IN ({qs})", done):
+            out[r[0]].diagnostics[r[1]] = json.loads(r[2])
+        info = {r[0]: json.loads(r[1]) for r in c.execute("SELECT name, info FROM metric_info")}
+        for r in c.execute(f"SELECT stage_key, name, value FROM metrics WHERE stage_key IN ({qs})", done):
+            res = out[r[0]]
+            res.metrics[r[1]] = r[2]
+            if r[1] in info:
+                res.metric_info[r[1]] = info[r[1]]
+        return out
 
 
-def load_results(run_dir: str | Path) -> Results:
-    """Read a run folder's ``results.sqlite`` into :class:`~prunebench.suite.results.Results`."""
+# --------------------------------------------------------------------------------------------------
+# Rebuilding a damaged store from the stage folders
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildReport:
+    """What :func:`rebuild_store` did."""
+
+    restored: list[str] = field(default_factory=list)  # stage keys now done in the new store
+    skipped: list[str] = field(default_factory=list)  # one sentence per stage folder that was not restored
+    kept: list[Path] = field(default_factory=list)  # the damaged files, renamed, never deleted
+
+
+def rebuild_store(run_dir: Path) -> RebuildReport:
+    """Make a new ``results.sqlite`` from the ``stages/<key>/stage.json`` records of a run folder.
+
+    The old store files are renamed (``results.sqlite.damaged-<UTC time>``), not deleted. Every stage
+    whose record reads and whose artifacts are intact (size and SHA-256 checked) is restored as done, so
+    the next ``prunebench run`` recomputes only what is missing. The history of past runs (the ``runs``
+    table) is not in the stage folders and starts afresh. The caller holds the run folder's lock.
+    """
     run_dir = Path(run_dir)
-    path = run_dir / STORE_NAME
-    if not path.is_file():
-        raise UsageError(f"{str(run_dir)!r} has no results store ({STORE_NAME}).",
-                         hint="Give the run folder of `prunebench run` (the spec's `output:`, default runs/<name>).")
-    try:
-        conn = sqlite3.connect(path, timeout=30.0)
-        conn.row_factory = sqlite3.Row
-        meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
-        cell_rows = [dict(r) for r in conn.execute("SELECT * FROM cells ORDER BY ord")]
-        stage_rows = {r["key"]: dict(r) for r in conn.execute("SELECT key, kind, result FROM stages")}
-    except sqlite3.DatabaseError as exc:
-        raise UsageError(f"{str(path)!r} is not a readable prunebench results store: {exc}") from exc
-    try:
-        keys = [k for row in cell_rows for k in json.loads(row["stages"])]
-        history: dict[str, list[dict[str, Any]]] = {}
-        for r in conn.execute("SELECT stage_key, row FROM history ORDER BY stage_key, epoch"):
-            history.setdefault(r[0], []).append(json.loads(r[1]))
-        curves = _json_map(conn, "SELECT stage_key, data FROM curves WHERE stage_key IN ({qs})", keys)
-        records = _json_map(conn, "SELECT stage_key, record FROM prune_records WHERE stage_key IN ({qs})", keys)
-        gammas = {r[0]: {"before": json.loads(r[1]), "after": json.loads(r[2])}
-                  for r in conn.execute("SELECT stage_key, before, after FROM gammas")}
-        metrics: dict[str, dict[str, float]] = {}
-        for r in conn.execute("SELECT stage_key, name, value FROM metrics"):
-            metrics.setdefault(r[0], {})[r[1]] = r[2]
-        info = {r[0]: json.loads(r[1]) for r in conn.execute("SELECT name, info FROM metric_info")}
-    finally:
-        conn.close()
-    cells: list[CellResult] = []
-    for row in cell_rows:
-        stage_keys: list[str] = json.loads(row["stages"])
-        by_kind = {stage_rows[k]["kind"]: k for k in stage_keys if k in stage_rows}
-        cell = CellResult(key=row["key"], model=row["model"], pruner=row["pruner"], level=float(row["level"]),
-                          seed=int(row["seed"]), status=row["status"], error=row["error"])
-        if row["status"] == "done":
-            cell.metrics = dict(metrics.get(by_kind.get("evaluate", ""), {}))
-        for kind in ("train", "sparsity", "finetune"):
-            if kind in by_kind and by_kind[kind] in history:
-                cell.history[kind] = history[by_kind[kind]]
-        cell.curves = curves.get(by_kind.get("evaluate", ""), {})
-        cell.prune_record = records.get(by_kind.get("prune", ""))
-        cell.gammas = gammas.get(by_kind.get("sparsity", ""))
-        for name, kind in (("weights", "evaluate"), ("pruned", "prune"), ("baseline", "train"),
-                           ("sparse", "sparsity")):
-            result = json.loads(stage_rows.get(by_kind.get(kind, ""), {}).get("result") or "{}")
-            if result.get("weights"):
-                cell.artifacts[name] = result["weights"]
-        cells.append(cell)
-    return Results(run_dir=run_dir, name=meta.get("name", run_dir.name), spec=json.loads(meta.get("spec", "{}")),
-                   spec_text=meta.get("spec_text", ""), environment=json.loads(meta.get("environment", "{}")),
-                   cells=cells, metric_info=info)
+    report = RebuildReport()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for suffix in ("", "-wal", "-shm"):
+        path = run_dir / (STORE_NAME + suffix)
+        if path.exists():
+            kept = path.with_name(f"{STORE_NAME}.damaged-{stamp}{suffix}")
+            path.rename(kept)
+            report.kept.append(kept)
+    records: list[tuple[dict[str, Any], StageResult]] = []
+    for stage_json in sorted((run_dir / "stages").glob(f"*/{STAGE_JSON}")):
+        try:
+            desc, result = read_stage_json(stage_json)
+        except ValueError as exc:
+            report.skipped.append(str(exc))
+            continue
+        bad = [p for a in result.artifacts.values() if (p := check_artifact(run_dir, a, full_hash=True)) is not None]
+        if bad:
+            report.skipped.append(f"{desc['key']}: {'; '.join(bad)}")
+            continue
+        records.append((desc, result))
+    with Store(run_dir) as store:
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('rebuilt', ?)", (str(time.time()),))
+            for desc, result in records:
+                c.execute("INSERT OR REPLACE INTO stages (key, kind, label, deps, inputs, status, computed) "
+                          "VALUES (?, ?, ?, ?, ?, 'done', 1)",
+                          (desc["key"], desc["kind"], desc.get("label") or "", _dumps(list(desc["deps"])),
+                           _dumps(desc["inputs"])))
+                store._write_result(c, desc["key"], result)
+                report.restored.append(desc["key"])
+
+        store._tx(write)
+    return report

@@ -73,10 +73,11 @@ def make_results(run_dir: Path) -> Results:
                          "precision": 0.72 * keep, "recall": 0.64 * keep, "f1": 0.68 * keep,
                          "map50": (map50 + 0.01 * seed) * keep, "map50_95": (map5095 + 0.005 * seed) * keep,
                          "fps": 1000 / ((lat + seed * 0.5) * (1 - level * 0.35))}
-                    gammas = None
+                    diagnostics = {}
                     if pruner == "bn-scale":
                         g = np.abs(rng.normal(1.0, 0.3, 400))
-                        gammas = {"before": g.tolist(), "after": (g * rng.exponential(0.1, 400)).tolist()}
+                        diagnostics = {"bn_gamma": {"before": g.tolist(),
+                                                    "after": (g * rng.exponential(0.1, 400)).tolist()}}
                     cells.append(CellResult(
                         key=key, model=model, pruner=pruner, level=level, seed=seed, status="done", metrics=m,
                         history={"finetune": _history(8, 0.08)}, curves=_curves(m["map50"], rng),
@@ -85,7 +86,7 @@ def make_results(run_dir: Path) -> Results:
                                       "gflops_before": gflops, "gflops_after": gflops * frac,
                                       "channels_before": 1000, "channels_after": round(1000 * (1 - level)),
                                       "removed": {"model.0.conv": 3}, "notes": [], "extra": {}},
-                        gammas=gammas, artifacts={"weights": f"weights/{key.replace('/', '-')}.pt"}))
+                        diagnostics=diagnostics, artifacts={"weights": f"weights/{key.replace('/', '-')}.pt"}))
     spec = {"name": "tea-bud-test", "models": [{"name": "yolov5n"}, {"name": "yolov5s"}],
             "pruners": [{"name": "l1", "levels": list(LEVELS)}, {"name": "bn-scale", "levels": list(LEVELS)}],
             "seeds": list(SEEDS), "train": {"epochs": 12, "imgsz": 128}, "evaluate": {"imgsz": 128}}

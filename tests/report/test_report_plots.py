@@ -40,7 +40,7 @@ def test_write_all_plots(plotted_run):
     lambda r, ax: plots.plot_tradeoff(r, "latency_ms", "map50_95", ax=ax),
     lambda r, ax: plots.plot_size_vs_level(r, ax=ax),
     lambda r, ax: plots.plot_losses(r.cells[0], ax=ax),
-    lambda r, ax: plots.plot_gamma_histogram(next(c for c in r.cells if c.gammas), ax=ax),
+    lambda r, ax: plots.plot_gamma_histogram(next(c for c in r.cells if "bn_gamma" in c.diagnostics), ax=ax),
 ])
 def test_plot_functions_use_the_given_axes(fake_results, draw):
     fig, ax = plt.subplots()

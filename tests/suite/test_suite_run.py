@@ -16,7 +16,7 @@ import pytest
 
 import prunebench as pb
 from prunebench.cli import main
-from prunebench.suite.store import load_results
+from prunebench.suite.results import load_results
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,9 @@ from prunebench.errors import UsageError
 from prunebench.plugins import get_catalogue
 from prunebench.spec import Spec
 from prunebench.suite.plan import Plan, build_plan
-from prunebench.suite.store import Store, load_results
+from prunebench.suite.results import load_results
+from prunebench.suite.stage import Artifact, StageResult, file_sha256
+from prunebench.suite.store import Store
 
 
 @pytest.fixture
@@ -22,23 +24,24 @@ def plan(spec_dict: Any, tmp_path: Path) -> Plan:
     return build_plan(spec, get_catalogue(), threads=1)
 
 
-def result_for(kind: str, run_dir: Path, key: str) -> dict[str, Any]:
+def result_for(kind: str, run_dir: Path, key: str) -> StageResult:
+    """A result of ``kind`` as the stage functions return it (with a real one-byte artifact)."""
     weights = run_dir / "stages" / key / "w.pt"
     weights.parent.mkdir(parents=True, exist_ok=True)
     weights.write_bytes(b"x")
-    rel = weights.relative_to(run_dir).as_posix()
-    out: dict[str, Any] = {"weights": rel, "files": {"weights": rel}, "started": 1.0, "finished": 2.0,
-                           "seconds": 1.0, "compute_seconds": 0.5}
+    art = Artifact(weights.relative_to(run_dir).as_posix(), size=1, sha256=file_sha256(weights))
+    out = StageResult(kind=kind, artifacts={"weights": art}, started=1.0, finished=2.0, seconds=1.0,
+                      compute_seconds=0.5)
     if kind == "data":
-        out = {"data_yaml": "d.yaml", "nc": 1, "names": ["bud"], "files": {}}
+        out = StageResult(kind=kind, values={"nc": 1, "names": ["bud"]})
     if kind in ("train", "finetune"):
-        out["history"] = [{"epoch": 0, "train/box_loss": 0.5}, {"epoch": 1, "train/box_loss": 0.25}]
+        out.history = [{"epoch": 0, "train/box_loss": 0.5}, {"epoch": 1, "train/box_loss": 0.25}]
     if kind == "prune":
-        out["record"] = {"pruner": "l1", "level": 0.5, "params_before": 10, "params_after": 5}
+        out.record = {"pruner": "l1", "level": 0.5, "params_before": 10, "params_after": 5}
     if kind == "evaluate":
-        out["metrics"] = {"map50": 0.5, "params": 123.0}
-        out["metric_info"] = {"map50": {"unit": "", "higher_is_better": True}}
-        out["curves"] = {"px": [0.0, 1.0], "p_curve": [[0.1, 0.2]]}
+        out.metrics = {"map50": 0.5, "params": 123.0}
+        out.metric_info = {"map50": {"unit": "", "higher_is_better": True}}
+        out.curves = {"px": [0.0, 1.0], "p_curve": [[0.1, 0.2]]}
     return out
 
 
@@ -108,7 +111,7 @@ def test_load_results_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="has no results store"):
         load_results(tmp_path)
     (tmp_path / "results.sqlite").write_bytes(b"not a database at all" * 10)
-    with pytest.raises(UsageError, match="not a readable prunebench results store"):
+    with pytest.raises(UsageError, match="is damaged: it is not a readable prunebench results store"):
         load_results(tmp_path)
 
 
@@ -118,5 +121,6 @@ def test_tables_exist(plan: Plan, tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "results.sqlite")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
-    assert {"meta", "runs", "cells", "stages", "metrics", "history", "curves", "prune_records", "gammas",
-            "metric_info"} <= tables
+    assert {"meta", "runs", "cells", "stages", "artifacts", "metrics", "history", "curves", "prune_records",
+            "diagnostics", "metric_info"} <= tables
+    assert "gammas" not in tables  # schema 2: a pruner's diagnostics are kept generically
