@@ -268,6 +268,14 @@ class Metric(_Plugin, ABC):
     higher_is_better: ClassVar[bool] = True
     kind: ClassVar[Literal["accuracy", "complexity", "speed"]] = "accuracy"
     fmt: ClassVar[str] = ".3f"
+    label: ClassVar[str] = ""  #: a table column's header (default: the name, with the unit)
+    axis: ClassVar[str] = ""  #: a plot axis' title (default: the label)
+
+    @classmethod
+    def info(cls) -> dict[str, Any]:
+        """How reports show this metric; stored with every evaluation, so a report needs no plugin."""
+        return {"unit": cls.unit, "higher_is_better": bool(cls.higher_is_better), "kind": cls.kind,
+                "fmt": cls.fmt, "label": cls.label, "axis": cls.axis, "description": cls.description}
 
     @abstractmethod
     def compute(self, ctx: EvalContext) -> float | dict[str, float]:

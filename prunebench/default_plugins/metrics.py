@@ -69,30 +69,35 @@ class _DetectionMetric(Metric):
 
 class Precision(_DetectionMetric):
     name: ClassVar[str] = "precision"
+    label: ClassVar[str] = "P"
     description: ClassVar[str] = "precision at the confidence of the smoothed maximum mean F1 (YOLOv5 val.py)"
     field: ClassVar[str] = "precision"
 
 
 class Recall(_DetectionMetric):
     name: ClassVar[str] = "recall"
+    label: ClassVar[str] = "R"
     description: ClassVar[str] = "recall at the confidence of the smoothed maximum mean F1 (YOLOv5 val.py)"
     field: ClassVar[str] = "recall"
 
 
 class F1(_DetectionMetric):
     name: ClassVar[str] = "f1"
+    label: ClassVar[str] = "F1"
     description: ClassVar[str] = "F1 (class mean) at the confidence where P and R are reported"
     field: ClassVar[str] = "f1"
 
 
 class MAP50(_DetectionMetric):
     name: ClassVar[str] = "map50"
+    label: ClassVar[str] = "mAP50"
     description: ClassVar[str] = "mAP at IoU 0.5 (YOLOv5: 101-point interpolation, trapezoid rule, class mean)"
     field: ClassVar[str] = "map50"
 
 
 class MAP50_95(_DetectionMetric):
     name: ClassVar[str] = "map50_95"
+    label: ClassVar[str] = "mAP50-95"
     description: ClassVar[str] = "mAP averaged over IoU 0.50:0.05:0.95 (YOLOv5 convention)"
     field: ClassVar[str] = "map50_95"
 
@@ -106,6 +111,7 @@ class CocoMAP(Metric):
     """
 
     name: ClassVar[str] = "coco_map50_95"
+    label: ClassVar[str] = "COCO mAP50-95"
     description: ClassVar[str] = "COCO mAP@[.5:.95] (maxDets 100, area all) of the same predictions; also coco_map50"
     unit: ClassVar[str] = ""
     kind: ClassVar[Literal["accuracy", "complexity", "speed"]] = "accuracy"
@@ -136,6 +142,8 @@ class CocoMAP(Metric):
 
 class Params(Metric):
     name: ClassVar[str] = "params"
+    label: ClassVar[str] = "Params"
+    axis: ClassVar[str] = "Parameters (fused model)"
     description: ClassVar[str] = "parameters of the fused model (Conv+BN folded, as YOLOv5's fused summary)"
     unit: ClassVar[str] = "params"
     higher_is_better: ClassVar[bool] = False
@@ -150,6 +158,7 @@ class Params(Metric):
 
 class Layers(Metric):
     name: ClassVar[str] = "layers"
+    label: ClassVar[str] = "Layers"
     description: ClassVar[str] = "modules of the fused model, counted as YOLOv5's summary does"
     unit: ClassVar[str] = "layers"
     higher_is_better: ClassVar[bool] = False
@@ -164,6 +173,8 @@ class Layers(Metric):
 
 class GFLOPs(Metric):
     name: ClassVar[str] = "gflops"
+    label: ClassVar[str] = "GFLOPs"
+    axis: ClassVar[str] = "GFLOPs (2 x MACs)"
     description: ClassVar[str] = ("GFLOPs at 640x640 as YOLOv5 prints them (2 x MACs, thop counting); "
                                   "gflops_imgsz gives them at the run's image size")
     unit: ClassVar[str] = "GFLOPs"
@@ -179,6 +190,8 @@ class GFLOPs(Metric):
 
 class SizeMB(Metric):
     name: ClassVar[str] = "size_mb"
+    label: ClassVar[str] = "Size MB"
+    axis: ClassVar[str] = "Model file size (MB, fp16)"
     description: ClassVar[str] = ("size of the saved fp16 prunebench checkpoint (family.save(..., half=True)) in MB "
                                   "(10^6 bytes); the unfused checkpoint when the cell has one, else the fused model")
     unit: ClassVar[str] = "MB (fp16)"
@@ -222,6 +235,8 @@ def _threads(opts: _SpeedOptions, ctx: EvalContext) -> int | None:
 
 class Latency(Metric):
     name: ClassVar[str] = "latency_ms"
+    label: ClassVar[str] = "Latency ms"
+    axis: ClassVar[str] = "Latency (ms, batch 1)"
     description: ClassVar[str] = ("median latency of one forward pass of the fused model (inference mode, warm-up, "
                                   "fixed threads; CUDA events on GPU); also latency_p90_ms, throughput_ips")
     unit: ClassVar[str] = "ms"
@@ -246,6 +261,8 @@ class Latency(Metric):
 
 class OnnxLatency(Metric):
     name: ClassVar[str] = "onnx_latency_ms"
+    label: ClassVar[str] = "ONNX latency ms"
+    axis: ClassVar[str] = "ONNX Runtime latency (ms, batch 1)"
     description: ClassVar[str] = ("median latency of the fused model exported to ONNX and run by ONNX Runtime "
                                   "(CPU provider); needs onnx and onnxruntime")
     unit: ClassVar[str] = "ms"
@@ -270,6 +287,7 @@ class OnnxLatency(Metric):
 
 class PeakMemory(Metric):
     name: ClassVar[str] = "peak_mem_mb"
+    label: ClassVar[str] = "Peak memory MiB"
     description: ClassVar[str] = ("peak inference memory of one forward pass above the loaded model, MiB "
                                   "(CUDA: max_memory_allocated; CPU: peak-RSS rise, a lower bound)")
     unit: ClassVar[str] = "MiB"

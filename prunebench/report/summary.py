@@ -13,7 +13,6 @@ from prunebench.suite.results import CellResult, Results
 
 __all__ = [
     "DEFAULT_METRICS",
-    "METRIC_DEFAULTS",
     "RETENTION",
     "BestPruner",
     "Row",
@@ -27,30 +26,6 @@ __all__ = [
     "summarize",
 ]
 
-
-#: What a table needs to know about a metric when the store does not say it.
-METRIC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "params": {"unit": "", "higher_is_better": False, "kind": "complexity", "fmt": ",.0f",
-               "label": "Params", "axis": "Parameters (fused model)", "description": "parameters of the fused model"},
-    "gflops": {"unit": "GFLOPs", "higher_is_better": False, "kind": "complexity", "fmt": ".2f",
-               "label": "GFLOPs", "axis": "GFLOPs (2 x MACs)", "description": "2 x MACs of one forward pass"},
-    "size_mb": {"unit": "MB", "higher_is_better": False, "kind": "complexity", "fmt": ".2f",
-                "label": "Size {unit}", "axis": "Model file size ({unit})",
-                "description": "size of the saved weights file"},
-    "latency_ms": {"unit": "ms", "higher_is_better": False, "kind": "speed", "fmt": ".2f",
-                   "label": "Latency ms", "axis": "Latency (ms, batch 1)",
-                   "description": "median batch-1 latency of the fused model"},
-    "precision": {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".3f", "label": "P",
-                  "description": "precision at the max-F1 confidence (YOLOv5 val.py)"},
-    "recall": {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".3f", "label": "R",
-               "description": "recall at the max-F1 confidence (YOLOv5 val.py)"},
-    "f1": {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".3f", "label": "F1",
-           "description": "F1 at the max-F1 confidence"},
-    "map50": {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".3f", "label": "mAP50",
-              "description": "mean average precision at IoU 0.5"},
-    "map50_95": {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".3f", "label": "mAP50-95",
-                 "description": "mean average precision over IoU 0.5:0.95"},
-}
 
 #: Retention figures against the same seed's baseline: name -> (metric, how, label).
 #: ``ratio`` is value / baseline, ``inverse`` is baseline / value (a speed-up).
@@ -163,17 +138,32 @@ def short_error(error: str | None, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _registered_info(name: str) -> dict[str, Any]:
+    """The metric class's own metadata (:meth:`Metric.info`), for stores that lack some of it."""
+    from prunebench.errors import UsageError
+    from prunebench.plugins import get_catalogue
+
+    try:
+        cls = get_catalogue().metrics.get(name)
+    except UsageError:
+        return {}
+    return cls.info() if hasattr(cls, "info") else {}
+
+
 def metric_info(results: Results, name: str) -> dict[str, Any]:
-    """How to show ``name``: the store's metric_info over the built-in defaults."""
-    info = {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".4g", "label": name,
-            "description": ""}
-    info.update(METRIC_DEFAULTS.get(name, {}))
-    info.update({k: v for k, v in (results.metric_info or {}).get(name, {}).items() if v is not None})
+    """How to show ``name``: what the store says (written from the metric class when it was measured),
+    completed from the registered metric class (older stores have no labels), then generic defaults."""
+    info: dict[str, Any] = {"unit": "", "higher_is_better": True, "kind": "accuracy", "fmt": ".4g", "label": "",
+                            "axis": "", "description": ""}
+    stored = {k: v for k, v in (results.metric_info or {}).get(name, {}).items() if v not in (None, "")}
+    if not stored.get("label") and (name in (results.metric_info or {}) or name in DEFAULT_METRICS):
+        info.update({k: v for k, v in _registered_info(name).items() if v not in (None, "")})
+    info.update(stored)
     for key in ("label", "axis"):
-        if isinstance(info.get(key), str) and "{unit}" in info[key]:
-            info[key] = info[key].replace("{unit}", str(info["unit"] or "")).strip()
-    if name not in METRIC_DEFAULTS and info["label"] == name and info["unit"]:
-        info["label"] = f"{name} ({info['unit']})"
+        if "{unit}" in str(info.get(key, "")):
+            info[key] = str(info[key]).replace("{unit}", str(info["unit"] or "")).strip()
+    if not info["label"]:
+        info["label"] = f"{name} ({info['unit']})" if info["unit"] else name
     return info
 
 

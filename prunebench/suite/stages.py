@@ -296,9 +296,7 @@ def _finetune(ctx: _Ctx) -> StageResult:
 
 
 def _metric_info(cls: Any) -> dict[str, Any]:
-    return {"unit": getattr(cls, "unit", ""), "higher_is_better": bool(getattr(cls, "higher_is_better", True)),
-            "kind": getattr(cls, "kind", "accuracy"), "fmt": getattr(cls, "fmt", ".3f"),
-            "description": getattr(cls, "description", "")}
+    return dict(cls.info())  # the metric class's own metadata (Metric.info), stored for the reports
 
 
 def _evaluate(ctx: _Ctx) -> StageResult:
