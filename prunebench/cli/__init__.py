@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Sequence
 
 from prunebench._version import __version__
 from prunebench.errors import PrunebenchError
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "Terminated", "build_parser", "main"]
 
 #: sub-command name -> module (in the order ``--help`` shows them)
 COMMANDS: dict[str, str] = {
@@ -60,6 +63,24 @@ def _print_error(exc: PrunebenchError) -> None:
         err.print(f"[dim]hint:[/] {escape(exc.hint)}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a cluster scheduler sends), handled exactly like Ctrl-C; exit code 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated
+
+
+def _interrupted(exc: KeyboardInterrupt, command: str) -> int:
+    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    print(f"\n{what}", file=sys.stderr)
+    if command == "run":
+        print("hint: everything finished so far is stored; rerun the same command to resume "
+              "(the stage in flight starts again)", file=sys.stderr)
+    return 143 if isinstance(exc, Terminated) else 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -71,16 +92,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.handler(args) or 0)
     except PrunebenchError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same message and the same exit code
+            traceback.print_exc()
         _print_error(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, args.command)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,13 @@ def handle(args: argparse.Namespace) -> int:
     from prunebench.report.run_folder import open_run
 
     results = open_run(args.run_dir)
+    if args.out is None:
+        from prunebench.suite.runfolder import read_only_error, read_only_problem
+
+        problem = read_only_problem(Path(args.run_dir))
+        if problem is not None:
+            raise read_only_error(Path(args.run_dir), "`prunebench export` writes RUN_DIR/exports/ by default",
+                                  problem, instead="Give --out PATH in a writable folder")
     res = export_cell(results, args.cell, args.format, args.out, imgsz=args.imgsz, verify=not args.no_verify)
     Console(highlight=False).print(f"exported {args.cell} ({res.params:,} parameters) to {res.path} "
                                    f"[{res.format}, imgsz {res.imgsz}]; {res.verified}")

@@ -45,6 +45,15 @@ def handle(args: argparse.Namespace) -> int:
 
     results = open_run(args.run_dir)
     refs = reporter_refs(results.spec or {}, list(args.reporter))
+    if any(name != "console" for name, _ in refs):
+        from prunebench.suite.runfolder import read_only_error, read_only_problem
+
+        problem = read_only_problem(Path(args.run_dir))
+        if problem is not None:
+            raise read_only_error(Path(args.run_dir), "`prunebench report` writes results.json/csv, plots/ and "
+                                                      "report.md/html there", problem,
+                                  instead=f"Print the tables only with `prunebench report {args.run_dir} -r "
+                                          f"console`, or copy the run folder somewhere writable and report there")
     cat = get_catalogue([str(m) for m in (results.spec or {}).get("plugins") or []])
     reporters = [(name, cat.reporters.get(name)(opts)) for name, opts in refs]  # unknown names fail first
     console = Console(width=args.width)

@@ -2,7 +2,8 @@
 
 Guarantees (docs/suite.md): ``--fresh`` takes the run lock before deleting anything, and deletes only what
 prunebench wrote: ``results.sqlite`` (with its ``-wal``/``-shm``), ``events.jsonl`` and the stage folders
-``stages/<key>/`` that the store lists or whose name is a stage key (``train-<16 hex digits>``). Anything else stays. A folder without the marker and without a prunebench store is refused.
+``stages/<key>/`` that the store lists or whose name is a stage key (``train-<16 hex digits>``).
+Anything else stays. A folder without the marker and without a prunebench store is refused.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from prunebench.errors import UsageError
 
-__all__ = ["LOCK_NAME", "MARKER_NAME", "clear_run_dir", "is_run_dir", "lock_run_dir", "mark_run_dir",
-           "prepare_run_dir", "read_only_error"]
+__all__ = ["LOCK_NAME", "MARKER_NAME", "check_fresh", "clear_run_dir", "is_read_only", "is_run_dir", "lock_run_dir",
+           "mark_run_dir", "prepare_run_dir", "read_only_error", "read_only_problem", "sqlite_read_uri",
+           "write_problem"]
 
 LOCK_NAME = ".prunebench.lock"
 MARKER_NAME = ".prunebench-run.json"
@@ -31,12 +33,14 @@ _STAGE_DIR = re.compile(r"^(data|train|sparsity|prune|finetune|evaluate)-[0-9a-f
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
-def read_only_error(path: Path, what: str, exc: BaseException | None = None) -> UsageError:
-    """The message for a folder prunebench must write into but cannot (read-only or not ours)."""
-    why = "is on a read-only file system" if getattr(exc, "errno", None) == errno.EROFS else "is read-only"
+def read_only_error(path: Path, what: str, exc: BaseException | None = None, *,
+                    instead: str | None = None) -> UsageError:
+    """The message for a folder prunebench must write into but cannot: read-only, and what to do."""
+    rofs = getattr(exc, "errno", None) == errno.EROFS
+    why = "is on a read-only file system" if rofs else "is read-only"
+    fix = "remount it writable" if rofs else f"make it writable (chmod -R u+w {str(path)!r})"
     return UsageError(f"{str(path)!r} {why}: {what}.",
-                      hint=f"Make it writable (chmod -R u+w {str(path)!r}), or copy the run folder somewhere "
-                           f"writable and use the copy.")
+                      hint=f"{instead or 'Copy the run folder somewhere writable and use the copy'}, or {fix}.")
 
 
 def _parent_problem(path: Path) -> str | None:
@@ -61,16 +65,51 @@ def prepare_run_dir(run_dir: Path) -> None:
             first = next((p for p in (run_dir, *run_dir.parents) if p.exists()), run_dir)
             raise read_only_error(first, f"cannot create the run folder {str(run_dir)!r} in it", exc) from exc
         raise UsageError(f"Cannot create the run folder {str(run_dir)!r}: {exc.strerror or exc}.") from exc
-    probe = run_dir / f".prunebench-write-test-{os.getpid()}"
+    problem = write_problem(run_dir)
+    if problem is not None:
+        if problem.errno in _READ_ONLY:
+            raise read_only_error(run_dir, "`prunebench run` writes its results store and stage artifacts "
+                                           "there", problem)
+        raise UsageError(f"Cannot write into the run folder {str(run_dir)!r}: {problem.strerror or problem}.")
+
+
+def write_problem(folder: Path) -> OSError | None:
+    """Why nothing can be written into ``folder`` (an existing folder), or None when a file can be made."""
+    probe = folder / f".prunebench-write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
     except OSError as exc:
-        if exc.errno in _READ_ONLY:
-            raise read_only_error(run_dir, "`prunebench run` writes its results store and stage artifacts "
-                                           "there", exc) from exc
-        raise UsageError(f"Cannot write into the run folder {str(run_dir)!r}: {exc.strerror or exc}.") from exc
-    finally:
-        probe.unlink(missing_ok=True)
+        return exc
+    with suppress(OSError):
+        probe.unlink()
+    return None
+
+
+def is_read_only(folder: Path) -> bool:
+    """Whether ``folder`` exists and is read-only (permissions or a read-only file system) for this process."""
+    return read_only_problem(folder) is not None
+
+
+def read_only_problem(folder: Path) -> OSError | None:
+    """The error that shows ``folder`` read-only (permissions or a read-only file system), else None."""
+    if not folder.is_dir():
+        return None
+    problem = write_problem(folder)
+    return problem if problem is not None and problem.errno in _READ_ONLY else None
+
+
+def sqlite_read_uri(path: Path) -> str:
+    """The URI that opens a store for reading, also in a read-only folder.
+
+    SQLite cannot create the ``-shm`` file a WAL database needs in a read-only folder; there nothing can
+    change the file either, so it is opened ``immutable``.
+    """
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path))}?mode=ro"
+    if is_read_only(path.parent) and not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return uri
 
 
 def mark_run_dir(run_dir: Path) -> None:
@@ -92,7 +131,7 @@ def _store_stage_keys(run_dir: Path) -> set[str] | None:
     if not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        conn = sqlite3.connect(sqlite_read_uri(path), uri=True, timeout=5.0)
     except sqlite3.Error:
         return None
     try:

@@ -49,3 +49,9 @@ def write_spec(tmp_path: Path, cli_data_dir: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def spec_factory() -> Callable[..., dict[str, Any]]:
+    """``spec_factory(out, data_dir, **overrides)``: the tiny valid spec as a mapping."""
+    return tiny_spec
