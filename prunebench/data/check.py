@@ -19,9 +19,10 @@ from prunebench.errors import UsageError
 __all__ = ["CHECK_VERSION", "SplitIndex", "check_split", "split_fingerprint", "summary_table"]
 
 #: bump when the checks change so that old caches are ignored
-CHECK_VERSION = "1"
+CHECK_VERSION = "2"  # 2: shapes as decoded (EXIF orientation applied)
 
 _PIL_FORMATS = {"BMP", "JPEG", "PNG", "TIFF", "WEBP", "MPO"}
+_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass
@@ -31,7 +32,7 @@ class SplitIndex:
     split: str
     files: list[Path] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
-    shapes: list[tuple[int, int]] = field(default_factory=list)  # (height, width) in native pixels
+    shapes: list[tuple[int, int]] = field(default_factory=list)  # (height, width) as decoded (EXIF-upright)
     backgrounds: int = 0
     duplicates: int = 0  #: duplicate label rows dropped
     skipped: list[tuple[Path, str]] = field(default_factory=list)  #: unusable files with the reason
@@ -81,6 +82,8 @@ def _check_image(path: Path) -> tuple[tuple[int, int] | None, str | None]:
         with Image.open(path) as im:  # verify() does not decode pixel data: load to catch truncation
             im.load()
             w, h = im.size
+            if im.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # stored rotated: decoders turn it upright
+                w, h = h, w
     except FileNotFoundError:
         return None, "missing image: the file does not exist"
     except UnidentifiedImageError:

@@ -18,7 +18,7 @@ __all__ = [
     "load_data_yaml",
 ]
 
-#: image suffixes prunebench reads (Pillow decodes them all)
+#: image suffixes prunebench reads (checked with Pillow, decoded with OpenCV)
 IMAGE_FORMATS: tuple[str, ...] = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 #: files that may sit in an image folder without being reported as unsupported images

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,8 +25,18 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(16, ge=1, le=1024, description="images per batch")
     imgsz: int = Field(640, ge=32, le=4096, description="training image size in pixels (multiple of 32)")
     nbs: int = Field(64, ge=1, description="nominal batch size: gradients are accumulated up to it")
-    workers: int = Field(0, ge=0, le=64, description="data-loader worker processes (0: load in the main process)")
-    cache: bool = Field(True, description="keep decoded images in RAM")
+    workers: Annotated[int, Field(ge=0, le=64, strict=True)] | Literal["auto"] = Field(
+        "auto", description="data-loader worker processes (0: load in the main process; auto: one per CPU but one, "
+                            "at most 8, never more than the batches of an epoch)")
+    cache: Literal["ram", "off"] | bool = Field(
+        "ram", description="ram: decode every image once into memory, after checking that it fits (reported); "
+                           "off: decode at every use (true/false mean ram/off)")
+    prefetch: int = Field(2, ge=1, le=16, description="batches each worker process prepares ahead")
+    persistent_workers: bool = Field(True, description="keep the worker processes alive across epochs")
+    pin_memory: bool = Field(True, description="page-locked batches and asynchronous copies to CUDA "
+                                               "(ignored on CPU)")
+    channels_last: bool = Field(False, description="train in channels-last memory format (NHWC); see "
+                                                   "docs/training.md for when it is faster")
     cos_lr: bool = Field(False, description="cosine learning-rate schedule instead of linear")
     close_mosaic: int = Field(0, ge=0, description="turn mosaic off for the last N epochs")
     val_every: int = Field(1, ge=1, description="validate every N epochs (and always after the last)")

@@ -170,10 +170,16 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
     stride = int(getattr(family, "stride", 32))
     train_index = check_split(info, "train")
     val_index = check_split(info, "val", require_labels=False)
-    train_loader = create_dataloader(info, "train", cfg.imgsz, cfg.batch_size, augment=True, hyp=hyp,
-                                     workers=cfg.workers, cache=cfg.cache, seed=seed, stride=stride, index=train_index)
+    from rich.console import Console
+
+    console = progress.console if progress is not None else Console(stderr=True)
+    io = {"workers": cfg.workers, "cache": cfg.cache, "stride": stride, "prefetch": cfg.prefetch,
+          "pin_memory": cfg.pin_memory and dev.type == "cuda", "persistent": cfg.persistent_workers,
+          "log": lambda msg: console.print(msg, markup=False, highlight=False)}
+    train_loader = create_dataloader(info, "train", cfg.imgsz, cfg.batch_size, augment=True, hyp=hyp, seed=seed,
+                                     index=train_index, **io)
     val_loader = create_dataloader(info, "val", cfg.imgsz, cfg.batch_size * 2, augment=False, rect=True, pad=0.5,
-                                   workers=cfg.workers, cache=cfg.cache, stride=stride, index=val_index)
+                                   index=val_index, **io)
     nb = len(train_loader) if cfg.max_batches is None else min(len(train_loader), cfg.max_batches)
     key = _config_key(cfg, seed, stage)
 
@@ -185,6 +191,9 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
             model = family.load(last_path)  # the architecture of the run being resumed (pruned or not)
             model.load_state_dict(state["model"])
     model = model.to(dev).float()
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        model = model.to(memory_format=memory_format)
     model.train()
 
     accumulate = max(round(cfg.nbs / cfg.batch_size), 1)
@@ -219,10 +228,8 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
             if stopped:
                 break
             model.train()
-            ds = train_loader.dataset
-            ds.mosaic = ds.augment and hyp.get("mosaic", 0) > 0 and not (
-                cfg.close_mosaic and epoch >= cfg.epochs - cfg.close_mosaic)
-            set_epoch(train_loader, epoch)
+            set_epoch(train_loader, epoch, mosaic=hyp.get("mosaic", 0) > 0 and not (
+                cfg.close_mosaic and epoch >= cfg.epochs - cfg.close_mosaic))
             for g in optimizer.param_groups:
                 g["lr"] = g["initial_lr"] * lf(epoch)
             desc = f"{stage} {epoch + 1}/{cfg.epochs}"
@@ -240,10 +247,12 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                     accumulate = warmup(optimizer, ni, nw, lf(epoch), warmup_bias_lr=hyp["warmup_bias_lr"],
                                         warmup_momentum=hyp["warmup_momentum"], momentum=hyp["momentum"],
                                         nbs=cfg.nbs, batch_size=cfg.batch_size)
-                imgs = imgs.to(dev, non_blocking=True).float() / 255
+                imgs = imgs.to(dev, non_blocking=True).float().div_(255)  # uint8 over the bus, float on the device
+                if cfg.channels_last:
+                    imgs = imgs.contiguous(memory_format=memory_format)
                 with torch.autocast("cuda", enabled=amp) if amp else _null():
                     pred = model(imgs)
-                    loss, items = loss_fn(pred, targets.to(dev))
+                    loss, items = loss_fn(pred, targets.to(dev, non_blocking=True))
                 if not torch.isfinite(loss).all():
                     parts = ", ".join(f"{n}={float(v):.4g}" for n, v in zip(loss_names, items, strict=False))
                     raise TrainingDiverged(

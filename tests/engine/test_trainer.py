@@ -30,7 +30,9 @@ def _total(row: dict[str, float]) -> float:
 
 
 def test_loss_falls_and_outputs_are_written(tiny_family: ModelFamily, tiny_data: Path, tmp_path: Path) -> None:
-    res = train(_model(tiny_family), tiny_family, tiny_data, _cfg(epochs=6, hyp={"lr0": 0.02}), tmp_path, seed=0)
+    # augmentation off: on 8 tiny images, 12 steps' epoch-mean loss is otherwise dominated by the mosaic draws
+    no_aug = {"lr0": 0.1, "mosaic": 0.0, "scale": 0.0, "translate": 0.0, "fliplr": 0.0}
+    res = train(_model(tiny_family), tiny_family, tiny_data, _cfg(epochs=6, hyp=no_aug), tmp_path, seed=0)
     assert res.epochs_run == 6
     assert len(res.history) == 6
     assert _total(res.history[-1]) < _total(res.history[0])
