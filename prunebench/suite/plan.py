@@ -23,7 +23,7 @@ STAGE_KINDS: tuple[str, ...] = ("data", "train", "sparsity", "prune", "finetune"
 
 #: A code version per stage kind: bump one when the way that stage computes its result changes, and
 #: every cached result of that kind (and everything downstream of it) is recomputed.
-STAGE_VERSIONS: dict[str, int] = {"data": 1, "train": 1, "sparsity": 1, "prune": 1, "finetune": 1, "evaluate": 1}
+STAGE_VERSIONS: dict[str, int] = {"data": 1, "train": 1, "sparsity": 1, "prune": 1, "finetune": 1, "evaluate": 2}
 
 
 def _canonical(obj: Any) -> str:

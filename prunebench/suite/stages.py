@@ -171,6 +171,13 @@ class _Ctx:
 
         return Progress(disable=True)  # a worker must not draw its own bars
 
+    def _images_per_epoch(self, cfg: Any) -> int:
+        """Training images one epoch sees (the train split, capped by ``max_batches``)."""
+        from prunebench.data.yolo import load_data_yaml
+
+        n = len(load_data_yaml(self.data_yaml).split("train"))
+        return n if cfg.max_batches is None else min(n, int(cfg.max_batches) * int(cfg.batch_size))
+
     def train(self, model: nn.Module, family: ModelFamily, budget: dict[str, Any], stage: str,
               after_backward: list[Any] | None = None) -> tuple[StageResult, nn.Module]:
         """Train ``model``; the stage's result and, separately, the trained model (it stays in-process)."""
@@ -187,7 +194,8 @@ class _Ctx:
         result = StageResult(kind=self.stage.kind, artifacts={"weights": self.artifact(best)},
                              history=list(res.history),
                              values={"last": rel_path(self.run_dir, res.last_path), "best_fitness": res.best_fitness,
-                                     "epochs_run": res.epochs_run, "train_seconds": res.seconds})
+                                     "epochs_run": res.epochs_run, "train_seconds": res.seconds,
+                                     "images_seen": res.epochs_run * self._images_per_epoch(cfg)})
         return result, res.model
 
 
@@ -329,8 +337,20 @@ def _evaluate(ctx: _Ctx) -> StageResult:
             metrics[ref["name"]] = None if value is None else float(value)
     ctx.compute_seconds += time.perf_counter() - t0
     curves = getattr(val.metrics, "curves", None) or {}
-    return StageResult(kind="evaluate", artifacts={"weights": ctx.artifact(weights)}, metrics=metrics,
-                       metric_info=info, curves=jsonable(curves))
+    per_image, bootstrap = _image_bootstrap(ctx, val)
+    return StageResult(kind="evaluate", artifacts={"weights": ctx.artifact(weights), "per_image": per_image},
+                       metrics=metrics, metric_info=info, curves=jsonable(curves),
+                       diagnostics={"bootstrap": bootstrap})
+
+
+def _image_bootstrap(ctx: _Ctx, val: Any) -> tuple[Artifact, dict[str, Any]]:
+    """Per-image statistics (an .npz artifact) and the image bootstrap of P, R, F1 and mAP (a diagnostic)."""
+    from prunebench.stats.cell import bootstrap_diagnostic
+    from prunebench.stats.images import ImageStats
+
+    st = ImageStats.from_images(val.images, names=list(getattr(val.metrics, "curves", {}).get("names", [])))
+    path = st.save(ctx.out_dir / "per_image.npz")
+    return ctx.artifact(path), bootstrap_diagnostic(st)
 
 
 #: stage kind -> the function that computes it (each returns a :class:`StageResult`)
