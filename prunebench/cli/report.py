@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "handle", "reporter_refs"]
+__all__ = ["add_parser", "handle"]
 
 
 def add_parser(sub: Any) -> None:
@@ -21,26 +21,11 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=handle)
 
 
-def reporter_refs(spec: dict[str, Any], names: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """(name, options) of the reporters to run: ``names`` (with the spec's options where it has them),
-    else the spec's reporters, else every bundled default."""
-    stored: list[tuple[str, dict[str, Any]]] = []
-    for ref in spec.get("reporters") or []:
-        if isinstance(ref, str):
-            stored.append((ref, {}))
-        elif isinstance(ref, dict) and ref.get("name"):
-            stored.append((str(ref["name"]), dict(ref.get("options") or {})))
-    if not names:
-        return stored or [(n, {}) for n in ("console", "json", "csv", "plots", "markdown", "html")]
-    options = dict(stored)
-    return [(n, options.get(n, {})) for n in dict.fromkeys(names)]
-
-
 def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from prunebench.errors import PrunebenchError
     from prunebench.plugins import get_catalogue
+    from prunebench.report.reporting import build_reporters, reporter_refs, run_reporters
     from prunebench.report.run_folder import open_run
 
     results = open_run(args.run_dir)
@@ -55,23 +40,12 @@ def handle(args: argparse.Namespace) -> int:
                                   instead=f"Print the tables only with `prunebench report {args.run_dir} -r "
                                           f"console`, or copy the run folder somewhere writable and report there")
     cat = get_catalogue([str(m) for m in (results.spec or {}).get("plugins") or []])
-    reporters = [(name, cat.reporters.get(name)(opts)) for name, opts in refs]  # unknown names fail first
+    reporters = build_reporters(cat, refs)  # unknown names fail first
     console = Console(width=args.width)
-    written: list[Path] = []
-    failed = []
-    for name, reporter in reporters:
-        try:
-            written += reporter.report(results, Path(args.run_dir), console)
-        except PrunebenchError:
-            raise
-        except Exception as exc:  # one broken reporter must not cost the others
-            if getattr(args, "debug", False):
-                raise
-            failed.append(name)
-            console.print(f"[red]reporter {name!r} failed:[/] {type(exc).__name__}: {exc} "
-                          f"(--debug shows the traceback)", highlight=False)
+    outcome = run_reporters(reporters, results, Path(args.run_dir), console, debug=bool(getattr(args, "debug", False)))
+    written = outcome.written
     if written:
         console.print(f"wrote {len(written)} files in {args.run_dir}: " + ", ".join(
             sorted({str(p.relative_to(args.run_dir)).split('/')[0] if p.is_relative_to(args.run_dir) else str(p)
                     for p in written})), highlight=False)
-    return 1 if failed else 0
+    return 1 if outcome.failed else 0

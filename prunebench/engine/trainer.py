@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +17,7 @@ from prunebench.engine.checkpoint import load_state, save_model, save_state, wri
 from prunebench.engine.config import EvalConfig, TrainConfig
 from prunebench.engine.ema import ModelEMA
 from prunebench.engine.optim import build_optimizer, lr_lambda, warmup
+from prunebench.engine.seed import seed_everything
 from prunebench.engine.validator import resolve_device, validate
 from prunebench.errors import PrunebenchError, UsageError, did_you_mean
 
@@ -70,13 +69,6 @@ class TrainResult:
     seconds: float
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def _merge_hyp(family: ModelFamily, cfg: TrainConfig) -> dict[str, float]:
     hyp = dict(family.default_hyp())
     unknown = [k for k in cfg.hyp if k not in hyp]
@@ -97,17 +89,9 @@ def _own_progress(progress: Progress | None) -> Iterator[tuple[Progress, bool]]:
     if progress is not None:
         yield progress, False
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from prunebench.progress import new_progress
 
-    own = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn())
+    own = new_progress()
     with own:
         yield own, True
 

@@ -13,12 +13,13 @@ import torch
 from torch import nn
 
 from prunebench.engine.config import EvalConfig
+from prunebench.models.ops import scale_boxes, xywh2xyxy
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.contracts import ModelFamily
     from prunebench.metrics.detection import DetectionMetrics
 
-__all__ = ["ValResult", "resolve_device", "scale_boxes", "validate", "xywh2xyxy"]
+__all__ = ["ValResult", "resolve_device", "validate"]
 
 
 @dataclass
@@ -55,27 +56,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     elif dev.type != "cpu":
         raise UsageError(f"device {str(device)!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'.")
     return dev
-
-
-def xywh2xyxy(x: torch.Tensor) -> torch.Tensor:
-    y = x.clone()
-    y[:, 0] = x[:, 0] - x[:, 2] / 2
-    y[:, 1] = x[:, 1] - x[:, 3] / 2
-    y[:, 2] = x[:, 0] + x[:, 2] / 2
-    y[:, 3] = x[:, 1] + x[:, 3] / 2
-    return y
-
-
-def scale_boxes(boxes: torch.Tensor, shape0: tuple[int, int], ratio_pad: Any) -> torch.Tensor:
-    """Undo the letterbox (``ratio_pad = ((rh, rw), (pad_w, pad_h))``) and clip to the native image (h0, w0)."""
-    gain = ratio_pad[0][0]
-    pad_w, pad_h = ratio_pad[1]
-    boxes[:, [0, 2]] -= pad_w
-    boxes[:, [1, 3]] -= pad_h
-    boxes[:, :4] /= gain
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, shape0[1])
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, shape0[0])
-    return boxes
 
 
 @torch.no_grad()
@@ -137,10 +117,10 @@ def validate(model: nn.Module, family: ModelFamily, data_yaml: Path | str | None
                 lab_native = torch.zeros((lab.shape[0], 5))
                 if lab.shape[0]:
                     lab_native[:, 0] = lab[:, 0].cpu()
-                    lab_native[:, 1:] = scale_boxes(xywh2xyxy(lab[:, 1:5]), shape0, ratio_pad).cpu()
+                    lab_native[:, 1:] = scale_boxes((h, w), xywh2xyxy(lab[:, 1:5]), shape0, ratio_pad).cpu()
                 predn = det.detach().float().clone().cpu()
                 if predn.shape[0]:
-                    scale_boxes(predn, shape0, ratio_pad)
+                    scale_boxes((h, w), predn, shape0, ratio_pad)
                 stats.update(predn, lab_native)
                 paths.append(str(batch_paths[si]))
                 shapes0.append((int(shape0[0]), int(shape0[1])))

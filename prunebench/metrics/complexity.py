@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["count_gradients", "count_layers", "count_params", "gflops", "model_stride", "model_summary"]
+__all__ = ["count_gradients", "count_layers", "count_params", "forward_with_hooks", "gflops", "model_stride",
+           "model_summary"]
 
 
 def count_layers(model: nn.Module) -> int:
@@ -69,20 +71,33 @@ def gflops(model: nn.Module, imgsz: int | tuple[int, int] = 640, *, stride: int 
     def up_hook(mod: nn.Upsample, inp: Any, out: torch.Tensor) -> None:
         total[0] += out.numel() if mod.mode == "nearest" else 0
 
+    forward_with_hooks(m, torch.zeros(1, _in_channels(m), s, s, device=device, dtype=dtype),
+                       conv=conv_hook, bn=bn_hook, upsample=up_hook)
+    return total[0] * 2 / 1e9 * (h / s) * (w / s)
+
+
+Hook = Callable[[Any, Any, Any], None]
+
+
+@torch.no_grad()
+def forward_with_hooks(model: nn.Module, x: torch.Tensor, *, conv: Hook | None = None, bn: Hook | None = None,
+                       upsample: Hook | None = None) -> None:
+    """Run ``model(x)`` once with a forward hook on every Conv2d, BatchNorm and Upsample (removed afterwards).
+
+    The one layer walk behind every count of convolutions (GFLOPs here, the pruning cost model);
+    ``model``'s train/eval mode is left as the caller set it.
+    """
     handles = []
-    for mod in m.modules():
-        if isinstance(mod, nn.Conv2d):
-            handles.append(mod.register_forward_hook(conv_hook))
-        elif isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            handles.append(mod.register_forward_hook(bn_hook))
-        elif isinstance(mod, nn.Upsample):
-            handles.append(mod.register_forward_hook(up_hook))
+    for mod in model.modules():
+        hook = (conv if isinstance(mod, nn.Conv2d) else bn if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+                else upsample if isinstance(mod, nn.Upsample) else None)
+        if hook is not None:
+            handles.append(mod.register_forward_hook(hook))
     try:
-        m(torch.zeros(1, _in_channels(m), s, s, device=device, dtype=dtype))
+        model(x)
     finally:
         for hd in handles:
             hd.remove()
-    return total[0] * 2 / 1e9 * (h / s) * (w / s)
 
 
 def model_summary(model: nn.Module, imgsz: int = 640) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from prunebench.metrics.complexity import forward_with_hooks
+
 __all__ = ["ConvStat", "CostModel", "fused_params", "measure_costs"]
 
 #: GFLOPs are stated at this input size, as YOLOv5 prints them.
@@ -88,22 +90,11 @@ def _measure(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, ConvSta
         if m.mode == "nearest":
             other += out[0].numel()
 
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
-            handles.append(m.register_forward_hook(bn_hook))
-        elif isinstance(m, nn.Upsample):
-            handles.append(m.register_forward_hook(up_hook))
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad():
-            model(example[:1])
+        forward_with_hooks(model, example[:1], conv=conv_hook, bn=bn_hook, upsample=up_hook)
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
     for name in bn_after:
         convs[name].biased = True

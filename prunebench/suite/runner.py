@@ -33,19 +33,9 @@ def default_spec_path() -> Path:
 
 
 def _new_progress(console: Console, enabled: bool) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from prunebench.progress import new_progress
 
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
-                    disable=not enabled, transient=False)
+    return new_progress(console, enabled=enabled, transient=False)
 
 
 class _Driver:

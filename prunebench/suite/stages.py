@@ -8,13 +8,13 @@ checkpoint its upstream result names.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from prunebench.engine.seed import seed_everything
 from prunebench.suite.stage import (
     Artifact,
     StageResult,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from prunebench.contracts import ModelFamily
     from prunebench.suite.stage import Stage
 
-__all__ = ["StageObserver", "StageRunner", "execute_stage", "jsonable", "rel_path", "resolve_path", "seed_all"]
+__all__ = ["StageObserver", "StageRunner", "execute_stage", "jsonable", "rel_path", "resolve_path"]
 
 
 class StageObserver(Protocol):
@@ -42,16 +42,6 @@ class StageObserver(Protocol):
     def stage_started(self, stage: Stage) -> None: ...
 
     def epoch_end(self, stage: Stage, epoch: int, row: dict[str, float]) -> None: ...
-
-
-def seed_all(seed: int) -> None:
-    """Seed every random number generator a stage may touch (python, numpy, torch incl. CUDA)."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 class StageRunner:
@@ -103,7 +93,7 @@ def execute_stage(stage: Stage, deps: Mapping[str, StageResult], run_dir: Path, 
         torch.set_num_threads(int(threads))
     ctx = _Ctx(stage, deps, run_dir, out_dir, observer, device or stage.inputs.get("device", "cpu"))
     if "seed" in stage.inputs:
-        seed_all(int(stage.inputs["seed"]))
+        seed_everything(int(stage.inputs["seed"]))
     result = STAGE_FUNCTIONS[stage.kind](ctx)
     for art in result.artifacts.values():
         path = resolve_path(run_dir, art.path)

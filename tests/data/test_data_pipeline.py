@@ -14,7 +14,7 @@ from prunebench.data.augment import letterbox, mosaic4, random_affine, xywhn2xyx
 from prunebench.data.check import check_split
 from prunebench.data.loader import create_dataloader, set_epoch
 from prunebench.data.yolo import img2label_path, load_data_yaml
-from prunebench.engine.validator import scale_boxes
+from prunebench.models.ops import scale_boxes
 
 GOOD = "0 0.5 0.5 0.25 0.25\n"
 
@@ -54,7 +54,7 @@ def test_letterbox_round_trip_matches_native_boxes() -> None:
     assert out.shape == (64, 96, 3)
     native = np.array([[10.0, 5.0, 50.0, 40.0]])
     boxed = native * ratio[0] + np.array([pad[0], pad[1], pad[0], pad[1]])
-    back = scale_boxes(torch.tensor(boxed), (60, 100), ((ratio[0], ratio[1]), pad))
+    back = scale_boxes((64, 96), torch.tensor(boxed), (60, 100), ((ratio[0], ratio[1]), pad))
     assert torch.allclose(back, torch.tensor(native), atol=1e-4)
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from prunebench.cli import main
-from prunebench.cli.report import reporter_refs
+from prunebench.report.reporting import reporter_refs
 from prunebench.suite.results import Results
 
 
