@@ -21,6 +21,7 @@ from pydantic import (
 from prunebench.defaults import DEFAULT_DATASET, DEFAULT_EXECUTOR, DEFAULT_METRICS, DEFAULT_REPORTERS
 from prunebench.engine.config import EvalConfig, TrainConfig
 from prunebench.errors import UsageError, did_you_mean
+from prunebench.speed.config import SpeedConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.contracts import PluginOptions
@@ -163,6 +164,9 @@ class Spec(_Strict):
     reporters: list[PluginRef] = Field(default_factory=lambda: [PluginRef(name=r) for r in DEFAULT_REPORTERS],
                                        description="reporters run at the end")
     executor: PluginRef = Field(default_factory=lambda: PluginRef(name=DEFAULT_EXECUTOR), description="local or ray")
+    speed: SpeedConfig | None = Field(
+        None, description="the speed stage (one per model and seed): baseline and pruned variants timed "
+        "interleaved on each runtime, speed-ups with 95% intervals; `speed: {}` for the defaults, null for none")
 
     _source_path: Path | None = PrivateAttr(None)
     _source_text: str | None = PrivateAttr(None)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prunebench.spec import resolve_spec
+from prunebench.speed.runtimes import check_runtimes
+from prunebench.speed.stage import SPEED_KIND, speed_stage_inputs
 from prunebench.suite.stage import Stage, file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +25,8 @@ STAGE_KINDS: tuple[str, ...] = ("data", "train", "sparsity", "prune", "finetune"
 
 #: A code version per stage kind: bump one when the way that stage computes its result changes, and
 #: every cached result of that kind (and everything downstream of it) is recomputed.
-STAGE_VERSIONS: dict[str, int] = {"data": 1, "train": 1, "sparsity": 1, "prune": 1, "finetune": 1, "evaluate": 2}
+STAGE_VERSIONS: dict[str, int] = {"data": 1, "train": 1, "sparsity": 1, "prune": 1, "finetune": 1, "evaluate": 2,
+                               "speed": 1}
 
 
 def _canonical(obj: Any) -> str:
@@ -123,6 +126,8 @@ def build_plan(spec: Spec, catalogue: Catalogue, *, threads: int | None = None) 
     data = b.add("data", {"dataset": ds.name, "options": ds.options, "fingerprint": provider.fingerprint()},
                  (), f"data {ds.name}")
     metrics = [{"name": m.name, "options": m.options} for m in spec.metrics]
+    if spec.speed is not None:
+        check_runtimes(spec.speed.runtimes, device)  # a runtime that is not installed: exit 2 with the pip command
     cells: list[Cell] = []
     for entry in spec.models:
         model_ref = {"name": entry.name, "options": entry.options,
@@ -173,5 +178,11 @@ def build_plan(spec: Spec, catalogue: Catalogue, *, threads: int | None = None) 
                                      (data, prune), f"finetune {ck}", model_params)
                     cells.append(Cell(ck, entry.key, p.key, float(level), seed,
                                       (*chain, prune, finetune, evaluate(finetune, ck))))
+            if spec.speed is not None:  # baseline and every pruned variant of this model and seed, timed together
+                base_key = cell_key(entry.key, None, 0.0, seed)
+                weights = {base_key: train, **{c.key: c.stages[-2] for c in cells
+                                               if c.model == entry.key and c.seed == seed and not c.is_baseline}}
+                b.add(SPEED_KIND, {**common, **speed_stage_inputs(spec.speed, base_key, weights)},
+                      tuple(dict.fromkeys(weights.values())), f"speed {entry.key} s{seed}", model_params)
     return Plan(cells=cells, stages=b.stages)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prunebench.engine.seed import seed_everything
+from prunebench.speed.stage import run_speed_stage
 from prunebench.suite.stage import (
     Artifact,
     StageResult,
@@ -347,4 +348,5 @@ def _image_bootstrap(ctx: _Ctx, val: Any) -> tuple[Artifact, dict[str, Any]]:
 STAGE_FUNCTIONS: dict[str, Callable[[_Ctx], StageResult]] = {
     "data": _data, "train": _train, "sparsity": _sparsity, "prune": _prune, "finetune": _finetune,
     "evaluate": _evaluate,
+    "speed": run_speed_stage,  # prunebench.speed.stage: baseline and variants timed interleaved
 }
