@@ -19,7 +19,8 @@ from prunebench.pruning.groups import ScopeGroups, build_groups, check_scope, pr
 from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, Criterion, accumulate_taylor_grads, normalise
 from prunebench.pruning.options import PrunerOptions, resolve_round_to, round_min_channels
 
-__all__ = ["PruningWarning", "coupled_groups", "plan_counts", "prune_by_indices", "prune_model"]
+__all__ = ["PruneSetup", "PruningWarning", "check_matched_target", "coupled_groups", "plan_counts", "prune_by_indices",
+           "prune_model", "start_prune"]
 
 
 class PruningWarning(UserWarning):
@@ -279,6 +280,58 @@ def plan_counts(level: float, options: PrunerOptions, *, before: CostModel, grou
                          f"{g_round:.3f} at level {level}")
     return final
 
+@dataclass
+class PruneSetup:
+    """The shared start of a prune (:func:`start_prune`): what every pruner's removal loop works on."""
+
+    model: nn.Module  #: the model being pruned (a copy unless ``inplace``)
+    family: ModelFamily
+    example: torch.Tensor  #: a one-image probe input on the model's device (couplings and GFLOPs)
+    device: torch.device
+    round_to: int | None  #: ``options.round_to`` resolved for the device
+    round_min: int  #: groups under this many channels are not rounded
+    before: CostModel  #: fused params and GFLOPs before pruning
+    groups: ScopeGroups  #: the coupled groups of ``options.scope``
+    channels: dict[str, int]  #: output channels per group before pruning
+    notes: list[str]  #: the record's notes so far (the groups' own notes first)
+
+
+def start_prune(model: nn.Module, level: float, context: PruneContext, options: PrunerOptions, *, name: str,
+                inplace: bool = False) -> PruneSetup:
+    """Check ``level``, copy the model, resolve rounding for its device, measure its costs and build the
+    coupled groups of the scope (an error when the scope holds no prunable convolution).
+
+    Every pruner starts here: the bundled ones in :func:`prune_model`, a plugin with its own masks (NNI)
+    before handing kept channels to :func:`prune_by_indices`.
+    """
+    if not 0.0 <= level < 1.0:
+        raise UsageError(f"Pruning level {level} is out of range for {name}.", hint="A level is a fraction in [0, 1).")
+    family = context.family
+    model = model if inplace else copy.deepcopy(model)
+    device = _device(model)
+    example = _probe(family, context.example_inputs, model)
+    before = measure_costs(model, example)
+    groups = build_groups(model, family, options.scope, example)
+    if not groups.views:
+        raise UsageError(f"{name}: no prunable convolution in scope {options.scope!r} of this model.",
+                         hint="Choose another scope, or check the family's prunable_layers().")
+    return PruneSetup(model=model, family=family, example=example, device=device,
+                      round_to=resolve_round_to(options.round_to, str(device)),
+                      round_min=round_min_channels(options.round_to, str(device)), before=before, groups=groups,
+                      channels={k: v.channels for k, v in groups.views.items()}, notes=list(groups.notes))
+
+
+def check_matched_target(record: PruneRecord, level: float, options: PrunerOptions) -> None:
+    """With ``target: params | flops``: store the achieved reduction and warn when it misses ``level``."""
+    if options.target == "channels":
+        return
+    achieved = record.params_reduction if options.target == "params" else record.flops_reduction
+    record.extra["achieved_target"] = achieved
+    if abs(achieved - level) > options.tolerance:
+        _warn(record.notes, f"matched {options.target}: achieved reduction {achieved:.4f} misses level {level} "
+                            f"by more than {options.tolerance} (channel counts are discrete)")
+
+
 def prune_model(model: nn.Module, level: float, context: PruneContext, options: PrunerOptions, *,
                 criterion: str | Criterion, name: str, taylor_batches: int = 4, inplace: bool = False) -> PruneResult:
     """Prune ``model`` at ``level`` with ``criterion`` under the shared ``options``; return model and record.
@@ -287,28 +340,15 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     giving one score per output channel of the group (higher = keep); scores of a custom function are
     divided by their group's mean under global ranking.
     """
-    if not 0.0 <= level < 1.0:
-        raise UsageError(f"Pruning level {level} is out of range.", hint="A level is a fraction in [0, 1).")
     custom: Criterion | None = None
     if callable(criterion):
         custom, criterion = criterion, str(getattr(criterion, "__name__", "custom"))
     elif criterion not in CRITERIA:
         raise UsageError(f"Unknown criterion {criterion!r}.", hint="Known: " + ", ".join(sorted(CRITERIA)))
-    family = context.family
-    model = model if inplace else copy.deepcopy(model)
-    device = _device(model)
-    example = _probe(family, context.example_inputs, model)
-    round_to = resolve_round_to(options.round_to, str(device))
-    round_min = round_min_channels(options.round_to, str(device))
-    notes: list[str] = []
-    before = measure_costs(model, example)
-    groups = build_groups(model, family, options.scope, example)
-    notes.extend(groups.notes)
-    if not groups.views:
-        raise UsageError(f"No prunable convolution in scope {options.scope!r} of this model.",
-                         hint="Choose another scope, or check the family's prunable_layers().")
+    setup = start_prune(model, level, context, options, name=name, inplace=inplace)
+    model, family, example, groups, channels = setup.model, setup.family, setup.example, setup.groups, setup.channels
+    before, notes, round_to, round_min = setup.before, setup.notes, setup.round_to, setup.round_min
     scorer = _Scorer(criterion if custom is None else f"custom:{criterion}", context, taylor_batches, fn=custom)
-    channels = {k: v.channels for k, v in groups.views.items()}
     scores = scorer.scores(model, groups, 0)
     ranked = {k: (s if custom is None and criterion in GLOBAL_RAW else normalise(s)) for k, s in scores.items()}
 
@@ -347,10 +387,5 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
                              "options": options.model_dump(mode="json", by_alias=True)}
     record = _record(name, level, options.target, options.scope, before, after, members, channels, final,
                      notes, extra)
-    if options.target != "channels":
-        achieved = record.params_reduction if options.target == "params" else record.flops_reduction
-        extra["achieved_target"] = achieved
-        if abs(achieved - level) > options.tolerance:
-            _warn(notes, f"matched {options.target}: achieved reduction {achieved:.4f} misses level {level} by "
-                         f"more than {options.tolerance} (channel counts are discrete)")
+    check_matched_target(record, level, options)
     return PruneResult(model=model, record=record)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -65,29 +64,14 @@ class NNIPruner(Pruner):
 
     def prune(self, model: nn.Module, level: float, context: PruneContext) -> PruneResult:
         from prunebench.pruning import levels
-        from prunebench.pruning.costs import measure_costs
         from prunebench.pruning.groups import build_groups
-        from prunebench.pruning.options import resolve_round_to, round_min_channels
-        from prunebench.pruning.removal import PruningWarning, prune_by_indices
+        from prunebench.pruning.removal import check_matched_target, prune_by_indices, start_prune
 
-        if not 0.0 <= level < 1.0:
-            raise UsageError(f"Pruning level {level} is out of range for {self.name}.",
-                             hint="A level is a fraction in [0, 1).")
         opts = self.options
-        family = context.family
-        work = copy.deepcopy(model)
-        device = _device_of(work)
-        example = context.example_inputs.to(device)
-        round_to = resolve_round_to(opts.round_to, device)
-        round_min = round_min_channels(opts.round_to, device)
-        groups = build_groups(work, family, opts.scope, example)
-        if not groups.views:
-            raise UsageError(f"{self.name}: no prunable convolution in scope {opts.scope!r} of this model.",
-                             hint="Choose another scope, or check the family's prunable_layers().")
-        channels = {k: v.channels for k, v in groups.views.items()}
-        before = measure_costs(work, example)
+        setup = start_prune(model, level, context, opts, name=self.name)
+        work, family, example, groups, channels = setup.model, setup.family, setup.example, setup.groups, setup.channels
+        before, notes, round_to, round_min = setup.before, setup.notes, setup.round_to, setup.round_min
         plan = self._plan(context)
-        notes: list[str] = list(groups.notes)
 
         # Step 0: NNI scores the unpruned model; the final per-group counts follow from them.
         masks = self._masks(work, groups.members, level, context, plan)
@@ -122,14 +106,7 @@ class NNIPruner(Pruner):
         record = self._record(level, before, step_records, notes, final, masks, stats, steps_run, round_to)
         if steps > 1:
             record.extra["nni"]["step_sparse_ratios"] = ratios
-        if opts.target != "channels":
-            achieved = record.params_reduction if opts.target == "params" else record.flops_reduction
-            record.extra["achieved_target"] = achieved
-            if abs(achieved - level) > opts.tolerance:
-                msg = (f"matched {opts.target}: achieved reduction {achieved:.4f} misses level {level} by more "
-                       f"than {opts.tolerance} (channel counts are discrete)")
-                record.notes.append(msg)
-                warnings.warn(msg, PruningWarning, stacklevel=2)
+        check_matched_target(record, level, opts)
         return PruneResult(model=work, record=record)
 
     # ----------------------------------------------------------------------------------------------
