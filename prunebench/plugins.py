@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -46,6 +47,7 @@ ENTRY_POINT_GROUP = "prunebench"
 #: The bundled plugins, registered through the same hooks as third-party ones.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "prunebench.default_plugins.yolov5",
+    "prunebench.default_plugins.yolov8",
     "prunebench.default_plugins.pruners",
     "prunebench.default_plugins.metrics",
     "prunebench.default_plugins.datasets",
@@ -116,10 +118,39 @@ def _env_list(name: str) -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _third_party_entry_points() -> list[metadata.EntryPoint]:
+_WARNED: set[str] = set()
+
+
+def _warn(message: str) -> None:
+    """Print a warning to stderr once per process."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def filter_note() -> str | None:
+    """What the plugin environment variables keep out (for "unknown name" messages), or None."""
+    eps = sorted({ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)})
+    kept = {ep.name for ep in _third_party_entry_points(warn=False)}
+    left_out = [n for n in eps if n not in kept]
+    if not left_out:
+        return None
+    env = ", ".join(f"{v}={os.environ[v]!r}" for v in ("PRUNEBENCH_PLUGINS", "PRUNEBENCH_DISABLE_PLUGINS")
+                    if os.environ.get(v, "").strip())
+    return f"{env} keeps these installed plugins out: {', '.join(left_out)}."
+
+
+def _third_party_entry_points(*, warn: bool = True) -> list[metadata.EntryPoint]:
     eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
     disabled = _env_list("PRUNEBENCH_DISABLE_PLUGINS")
     allowed = _env_list("PRUNEBENCH_PLUGINS")
+    names = {ep.name for ep in eps}
+    for var, listed in (("PRUNEBENCH_DISABLE_PLUGINS", disabled), ("PRUNEBENCH_PLUGINS", allowed)):
+        unknown = sorted((listed or set()) - names - ({"1", "all", "*", "true"} if var.endswith("DISABLE_PLUGINS")
+                                                       else set()))
+        if warn and unknown:
+            _warn(f"{var} names {', '.join(map(repr, unknown))}, but no installed plugin has that name "
+                  f"(installed: {', '.join(sorted(names)) or 'none'}).")
     if disabled and disabled & {"1", "all", "*", "true"}:
         return []
     if disabled:

@@ -52,7 +52,10 @@ def gflops(model: nn.Module, imgsz: int | tuple[int, int] = 640, *, stride: int 
     2 x (Conv2d multiply-accumulates without bias + 4 x each BatchNorm's input elements + each nearest
     Upsample's output elements) / 1e9, measured at a ``stride``-sized square input (default: the model's
     largest stride) and scaled by ``(h / stride) * (w / stride)``. Pooling and activations count zero.
+    A model whose class sets ``count_upsample_flops = False`` (YOLOv8, as ultralytics-thop counts it)
+    counts nearest upsampling as zero.
     """
+    count_upsample = bool(getattr(model, "count_upsample_flops", True))
     h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
     s = stride or model_stride(model)
     p = next(model.parameters(), None)
@@ -69,7 +72,7 @@ def gflops(model: nn.Module, imgsz: int | tuple[int, int] = 640, *, stride: int 
         total[0] += inp[0].numel() * (4 if getattr(mod, "affine", True) else 2)
 
     def up_hook(mod: nn.Upsample, inp: Any, out: torch.Tensor) -> None:
-        total[0] += out.numel() if mod.mode == "nearest" else 0
+        total[0] += out.numel() if mod.mode == "nearest" and count_upsample else 0
 
     forward_with_hooks(m, torch.zeros(1, _in_channels(m), s, s, device=device, dtype=dtype),
                        conv=conv_hook, bn=bn_hook, upsample=up_hook)

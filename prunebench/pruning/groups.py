@@ -58,6 +58,10 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
                                                        verbose=False)
     finally:
         model.train(was_training)
+    # Roots in module order: a conv whose outputs are only partly tied to another's (YOLOv8 C2f: the second
+    # half of cv1 with the bottleneck chain) must be reached from the wider conv, or its other part is lost.
+    last = len(order)
+    dg.module2node = dict(sorted(dg.module2node.items(), key=lambda kv: order.get(names.get(kv[0], ""), last)))
 
     views: dict[str, GroupView] = {}
     roots: dict[str, nn.Conv2d] = {}
@@ -82,6 +86,7 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
         if not inside:
             continue
         out_names = [names[m] for m in outs]
+        full = outs[0].out_channels
         if len(inside) < len(outs):
             outside = [names[m] for m in outs if id(m) not in prunable]
             notes.append(f"group {out_names[0]} left unpruned: coupled with {', '.join(outside)} outside "
@@ -89,7 +94,9 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
             continue
         key = out_names[0]
         channels = int(outs[0].out_channels)
-        views[key] = GroupView(key=key, channels=channels, convs_out=outs, bns=bns, convs_in=ins)
+        # scores come from the layers that carry every channel of the group (partly tied ones are still pruned)
+        views[key] = GroupView(key=key, channels=channels, convs_out=[m for m in outs if m.out_channels == full],
+                               bns=[b for b in bns if getattr(b, "num_features", full) == full], convs_in=ins)
         roots[key] = outs[0]
         members[key] = out_names
         inputs[key] = [(names[m], len(i) / channels) for m, i in ins]

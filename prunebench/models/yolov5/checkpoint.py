@@ -50,6 +50,11 @@ for _dt in ("float16", "float32", "float64", "bfloat16", "int8", "uint8", "int16
 
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
+#: Ultralytics 8.x pickles (``ultralytics.nn.tasks.DetectionModel``, ``...modules.conv.Conv``, ``...block.C2f``,
+#: ``...head.Detect``; 8.0's ``ultralytics.yolo.*``): mapped to inert stand-ins, never imported
+_ULTRALYTICS_MODULES = ("ultralytics.nn.", "ultralytics.yolo.")
+_ULTRALYTICS_DATA = {("ultralytics.utils", "IterableSimpleNamespace")}  #: a training-args namespace (plain data)
+
 
 class _Inert:
     """Stand-in for a pickled class (a YOLOv5 or torch.nn module): it only stores its state."""
@@ -101,7 +106,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _SAFE_GLOBALS[(module, name)]
         if module == "copyreg" and name == "_reconstructor":
             return _reconstructor
-        if module.split(".", maxsplit=1)[0] in ("models", "utils") or module.startswith("torch.nn.modules."):
+        if (module.split(".", maxsplit=1)[0] in ("models", "utils") or module.startswith("torch.nn.modules.")
+                or module.startswith(_ULTRALYTICS_MODULES) or (module, name) in _ULTRALYTICS_DATA):
             return _inert_class(module, name)
         np_obj = _numpy_global(module, name)
         if np_obj is not None:
@@ -109,7 +115,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise UsageError(
             f"Refused to load {self.source}: it names the global '{module}.{name}', which a checkpoint "
             f"has no need for (loading it could run code).",
-            hint="Only tensors, plain data and YOLOv5/torch.nn module state are accepted. "
+            hint="Only tensors, plain data and YOLOv5/Ultralytics/torch.nn module state are accepted. "
                  "Re-save the weights as a state_dict from a trusted environment.")
 
 

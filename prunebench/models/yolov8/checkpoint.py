@@ -1,0 +1,147 @@
+"""YOLOv8 checkpoints: prunebench files, official Ultralytics ``.pt`` files and state_dicts, never running code.
+
+An Ultralytics ``.pt`` pickles the whole ``ultralytics.nn.tasks.DetectionModel`` (fp16). It is read by the
+same restricted unpickler as YOLOv5's: every ``ultralytics.nn.*`` and ``torch.nn.modules.*`` class becomes an
+inert stand-in that only collects its state; any other global is refused; ultralytics is never imported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunebench.errors import UsageError
+from prunebench.models.yolov5.checkpoint import (
+    FORMAT,
+    VERSION,
+    CheckpointInfo,
+    _Inert,
+    _inert_state_dict,
+    _is_tensor_map,
+    _names_list,
+    _plain,
+    _repeats,
+    resize_to_state_dict,
+    restricted_load,
+)
+from prunebench.models.yolov8.model import DetectionModel, build_yolov8
+from prunebench.models.yolov8.modules import Detect
+
+__all__ = ["read_checkpoint", "save_checkpoint", "state_dict_to_model"]
+
+_CLS_OUT = re.compile(r"^model\.(\d+)\.cv3\.(\d+)\.2\.weight$")
+
+
+def _detect_prefix(sd: Mapping[str, Any]) -> str:
+    for k in sd:
+        m = _CLS_OUT.match(k)
+        if m:
+            return f"model.{m.group(1)}"
+    raise UsageError("The weights have no 'model.<i>.cv3.0.2.weight' entry: they are not a YOLOv8 detection model.",
+                     hint=f"First keys found: {list(sd)[:5]}")
+
+
+def _nc(sd: Mapping[str, torch.Tensor]) -> int:
+    return int(sd[_detect_prefix(sd) + ".cv3.0.2.weight"].shape[0])
+
+
+def read_checkpoint(path: str | Path) -> CheckpointInfo:
+    """Read a prunebench YOLOv8 file, an Ultralytics ``.pt`` or a state_dict into fp32 tensors plus metadata."""
+    obj = restricted_load(path)
+    info = CheckpointInfo(format="state_dict", model=None, names=None, anchors=None, meta={})
+    if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
+        if obj.get("version") != VERSION:
+            raise UsageError(f"{path}: prunebench checkpoint version {obj.get('version')!r} is not supported "
+                             f"(this prunebench reads version {VERSION}).")
+        sd = dict(obj["state_dict"])
+        info.update(format=FORMAT, model=obj.get("model"), names=obj.get("names"), meta=dict(obj.get("meta") or {}))
+    elif isinstance(obj, Mapping) and ("model" in obj or "ema" in obj) and not _is_tensor_map(obj):
+        mdl = obj.get("ema") or obj.get("model")
+        if isinstance(mdl, Mapping):
+            sd = dict(mdl)
+        elif isinstance(mdl, _Inert):
+            sd = _inert_state_dict(mdl)
+            yaml = dict(getattr(mdl, "yaml", None) or {})
+            info.update(names=getattr(mdl, "names", None), format="ultralytics",
+                        meta={"epoch": obj.get("epoch"), "version": obj.get("version"),
+                              "yaml": {k: v for k, v in yaml.items() if k in ("nc", "scale", "yaml_file")}})
+        else:
+            raise UsageError(f"{path}: the 'model' entry is a {type(mdl).__name__}, not a YOLOv8 model or a "
+                             "state_dict.")
+    elif isinstance(obj, Mapping) and _is_tensor_map(obj):
+        sd = dict(obj)
+    elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        sd = dict(obj["state_dict"])
+    else:
+        raise UsageError(f"{path}: not a recognised checkpoint (got a {type(obj).__name__}).",
+                         hint="Expected a prunebench checkpoint, an Ultralytics YOLOv8 .pt or a state_dict.")
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    nc = _nc(sd)
+    info["nc"] = nc
+    info["names"] = _names_list(info["names"], nc)
+    info["state_dict"] = sd
+    return info
+
+
+def state_dict_to_model(sd: Mapping[str, torch.Tensor], *, size: str = "n", nc: int | None = None,
+                        names: list[str] | None = None, source: str = "<state_dict>",
+                        transfer: bool = False) -> DetectionModel:
+    """Build a YOLOv8 whose structure and channel counts match ``sd`` (pruned or not) and load it.
+
+    With ``transfer`` and an ``nc`` other than the file's, the model is built for ``nc`` and every tensor
+    whose name and shape match is loaded (as Ultralytics' transfer learning does): the class convs (and,
+    where the class-branch width depends on nc, the whole class branch) start afresh with the official init.
+    """
+    file_nc = _nc(sd)
+    det = _detect_prefix(sd)
+    if transfer and nc is not None and nc != file_nc:
+        model = build_yolov8(size, nc, repeats=_repeats(sd))
+        own = model.state_dict()
+        keep = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(keep, strict=False)
+        model.transferred = (len(keep), len(own))  # type: ignore[assignment]
+        model.names = [str(i) for i in range(nc)]
+        return model
+    model = build_yolov8(size, file_nc, repeats=_repeats(sd))
+    resize_to_state_dict(model, sd)
+    for layer in model.model:
+        layer.np = sum(p.numel() for p in layer.parameters())
+    own = set(model.state_dict())
+    missing, unexpected = sorted(own - set(sd)), sorted(set(sd) - own)
+    if missing or unexpected:
+        raise UsageError(f"{source}: the weights do not fit a YOLOv8 model: missing keys {missing[:5]}, "
+                         f"unexpected keys {unexpected[:5]}.")
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise UsageError(f"{source}: the weights do not fit a YOLOv8 model: {exc}") from exc
+    if not isinstance(model.model[-1], Detect) or f"model.{len(model.model) - 1}" != det:
+        raise UsageError(f"{source}: the Detect head is at {det}, expected model.{len(model.model) - 1}.")
+    model.names = list(names) if names and len(names) == file_nc else [str(i) for i in range(file_nc)]
+    return model
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, *, name: str, half: bool = False,
+                    meta: Mapping[str, Any] | None = None) -> Path:
+    """Save ``model`` as a prunebench checkpoint (loadable with ``torch.load(weights_only=True)``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
+          for k, v in model.state_dict().items()}
+    meta = dict(meta or {})
+    names = meta.pop("names", None) or list(getattr(model, "names", [])) or None
+    if names is not None:
+        names = [str(n) for n in (names.values() if isinstance(names, Mapping) else names)]
+    yaml = dict(getattr(model, "yaml", {}) or {})
+    meta.setdefault("yaml", {k: yaml[k] for k in ("depth_multiple", "width_multiple", "max_channels") if k in yaml})
+    ckpt = {"format": FORMAT, "version": VERSION, "model": name, "nc": int(model.model[-1].nc), "names": names,
+            "anchors": None, "state_dict": sd, "meta": _plain(meta)}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(path)
+    return path

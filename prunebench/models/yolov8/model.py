@@ -1,0 +1,175 @@
+"""The YOLOv8 detection model (yolov8.yaml, anchor-free): layers, DetectionModel, build_yolov8, fuse."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunebench.models.yolov5.common import SPPF, Concat, Conv
+from prunebench.models.yolov5.yolo import fuse_model
+from prunebench.models.yolov8.modules import C2f, Detect
+
+__all__ = ["LAYERS", "SIZES", "DetectionModel", "build_yolov8", "fuse_model"]
+
+#: (depth_multiple, width_multiple, max_channels) of the official scales
+SIZES: dict[str, tuple[float, float, int]] = {
+    "n": (0.33, 0.25, 1024), "s": (0.33, 0.50, 1024), "m": (0.67, 0.75, 768), "l": (1.00, 1.00, 512),
+    "x": (1.00, 1.25, 512)}
+
+#: yolov8.yaml: (from, repeats, module, args)
+LAYERS: list[tuple[int | list[int], int, str, list[Any]]] = [
+    # backbone
+    (-1, 1, "Conv", [64, 3, 2]),  # 0-P1/2
+    (-1, 1, "Conv", [128, 3, 2]),  # 1-P2/4
+    (-1, 3, "C2f", [128, True]),
+    (-1, 1, "Conv", [256, 3, 2]),  # 3-P3/8
+    (-1, 6, "C2f", [256, True]),
+    (-1, 1, "Conv", [512, 3, 2]),  # 5-P4/16
+    (-1, 6, "C2f", [512, True]),
+    (-1, 1, "Conv", [1024, 3, 2]),  # 7-P5/32
+    (-1, 3, "C2f", [1024, True]),
+    (-1, 1, "SPPF", [1024, 5]),  # 9
+    # head
+    (-1, 1, "Upsample", [None, 2, "nearest"]),
+    ([-1, 6], 1, "Concat", [1]),  # cat backbone P4
+    (-1, 3, "C2f", [512]),  # 12
+    (-1, 1, "Upsample", [None, 2, "nearest"]),
+    ([-1, 4], 1, "Concat", [1]),  # cat backbone P3
+    (-1, 3, "C2f", [256]),  # 15 (P3/8-small)
+    (-1, 1, "Conv", [256, 3, 2]),
+    ([-1, 12], 1, "Concat", [1]),  # cat head P4
+    (-1, 3, "C2f", [512]),  # 18 (P4/16-medium)
+    (-1, 1, "Conv", [512, 3, 2]),
+    ([-1, 9], 1, "Concat", [1]),  # cat head P5
+    (-1, 3, "C2f", [1024]),  # 21 (P5/32-large)
+    ([15, 18, 21], 1, "Detect", ["nc"]),  # Detect(P3, P4, P5)
+]
+
+_MODULES: dict[str, type[nn.Module]] = {"Conv": Conv, "C2f": C2f, "SPPF": SPPF, "Concat": Concat,
+                                        "Upsample": nn.Upsample, "Detect": Detect}
+
+
+class DetectionModel(nn.Module):
+    """YOLOv8 model: ``.model`` is an ``nn.Sequential`` of layers with ``.f`` (from), ``.i``, ``.type``, ``.np``.
+
+    ``cfg`` holds ``nc``, ``depth_multiple``, ``width_multiple``, ``max_channels`` and optionally ``repeats``
+    (layer index -> number of bottlenecks, used to rebuild checkpoints exactly).
+    """
+
+    #: ultralytics 8.4 (ultralytics-thop) counts nearest upsampling as zero FLOPs; YOLOv5's thop counted one
+    count_upsample_flops = False
+
+    def __init__(self, cfg: Mapping[str, Any], ch: int = 3) -> None:
+        super().__init__()
+        self.yaml: dict[str, Any] = {
+            "nc": int(cfg.get("nc", 80)),
+            "depth_multiple": float(cfg.get("depth_multiple", 0.33)),
+            "width_multiple": float(cfg.get("width_multiple", 0.25)),
+            "max_channels": int(cfg.get("max_channels", 1024)),
+            "reg_max": int(cfg.get("reg_max", 16)),
+        }
+        if cfg.get("repeats"):
+            self.yaml["repeats"] = {int(k): int(v) for k, v in dict(cfg["repeats"]).items()}
+        self.model, self.save = _parse_model(self.yaml, ch)
+        self.names: list[str] = [str(i) for i in range(self.yaml["nc"])]
+        self.inplace = True
+        m = self.model[-1]
+        s = 256
+        self.train()
+        with torch.no_grad():
+            out = self.forward(torch.zeros(1, ch, s, s))
+        m.stride = torch.tensor([s / x.shape[-2] for x in out])
+        m.bias_init()
+        _initialize_weights(self)
+
+    @property
+    def nc(self) -> int:
+        return self.model[-1].nc
+
+    @nc.setter
+    def nc(self, value: int) -> None:
+        if int(value) != self.model[-1].nc:
+            raise ValueError(f"this model's Detect head predicts {self.model[-1].nc} classes; it cannot be set "
+                             f"to {value}: build a new model (or load with the family option transfer=True)")
+
+    @property
+    def stride(self) -> torch.Tensor:
+        return self.model[-1].stride
+
+    def forward(self, x: torch.Tensor) -> Any:
+        y: list[torch.Tensor | None] = []
+        for m in self.model:
+            if m.f != -1:
+                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
+            x = m(x)
+            y.append(x if m.i in self.save else None)
+        return x
+
+    def fuse(self) -> DetectionModel:
+        """Fold every Conv's BatchNorm into its convolution, in place; return self."""
+        fuse_model(self, inplace=True)
+        return self
+
+
+def _initialize_weights(model: nn.Module) -> None:
+    for m in model.modules():
+        if type(m) is nn.BatchNorm2d:
+            m.eps = 1e-3
+            m.momentum = 0.03
+
+
+def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[int]]:
+    nc, gd, gw, max_ch = d["nc"], d["depth_multiple"], d["width_multiple"], d["max_channels"]
+    repeats: Mapping[int, int] = d.get("repeats", {})
+    layers: list[nn.Module] = []
+    save: list[int] = []
+    ch = [ch_in]
+    c2 = ch_in
+    for i, (f, n, name, args) in enumerate(LAYERS):
+        mod = _MODULES[name]
+        args = [nc if a == "nc" else a for a in args]
+        n = max(round(n * gd), 1) if n > 1 else n
+        if i in repeats:
+            n = repeats[i]
+        if mod in (Conv, C2f, SPPF):
+            c1, c2 = ch[f], args[0]
+            c2 = math.ceil(min(c2, max_ch) * gw / 8) * 8
+            args = [c1, c2, *args[1:]]
+            if mod is C2f:
+                args.insert(2, n)
+                n = 1
+        elif mod is Concat:
+            c2 = sum(ch[x] for x in f)
+        elif mod is Detect:
+            args = [nc, [ch[x] for x in f], int(d.get("reg_max", 16))]
+        else:
+            c2 = ch[f]
+        m_ = nn.Sequential(*(mod(*args) for _ in range(n))) if n > 1 else mod(*args)
+        m_.i, m_.f, m_.type = i, f, name
+        m_.np = sum(x.numel() for x in m_.parameters())
+        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
+        layers.append(m_)
+        if i == 0:
+            ch = []
+        ch.append(c2)
+    return nn.Sequential(*layers), sorted(save)
+
+
+def build_yolov8(size: str = "n", nc: int = 80, *, depth_multiple: float | None = None,
+                 width_multiple: float | None = None, max_channels: int | None = None,
+                 repeats: Mapping[int, int] | None = None) -> DetectionModel:
+    """Build YOLOv8 ``size`` (n/s/m/l/x) for ``nc`` classes; the scale may be overridden."""
+    gd, gw, mc = SIZES[size]
+    cfg: dict[str, Any] = {
+        "nc": nc,
+        "depth_multiple": gd if depth_multiple is None else depth_multiple,
+        "width_multiple": gw if width_multiple is None else width_multiple,
+        "max_channels": mc if max_channels is None else max_channels,
+    }
+    if repeats:
+        cfg["repeats"] = dict(repeats)
+    return DetectionModel(cfg)
