@@ -12,6 +12,7 @@ from prunebench.report.findings import findings
 from prunebench.report.plots import plot_jobs
 from prunebench.report.summary import summarize
 from prunebench.report.tables import TableData, best_pruner_table, failed_cells_table, model_tables
+from prunebench.speed.report import speed_findings, speed_tables
 from prunebench.suite.results import Results
 
 __all__ = ["Block", "build_document", "environment_table", "spec_yaml"]
@@ -74,7 +75,7 @@ def build_document(results: Results, plot_dir: Path, *, link_prefix: str = "plot
                       f"Drawn from the results store in `{results.run_dir}` on {now}; redraw with "
                       f"`prunebench report {results.run_dir}`."),
         Block("heading", "Findings"),
-        Block("bullets", findings(results, rows)),
+        Block("bullets", findings(results, rows) + speed_findings(results)),
         Block("heading", "Results"),
         Block("text", "Baseline row first, then each pruner's levels. Retention is against the same seed's "
                       "baseline; with several seeds, figures are mean ± sample std."),
@@ -85,6 +86,14 @@ def build_document(results: Results, plot_dir: Path, *, link_prefix: str = "plot
     best = best_pruner_table(results, rows)
     if best is not None:
         doc += [Block("heading", best.title, level=3), Block("table", best, caption=best.caption)]
+    speed = speed_tables(results)
+    if speed:
+        doc.append(Block("heading", "Deployed speed"))
+        doc.append(Block("text", "The baseline and every pruned variant of a model timed in one process, "
+                                 "interleaved round by round, on each runtime after checking its output against "
+                                 "eager PyTorch; speed-ups are per-round ratios with 95% intervals."))
+        for table in speed:
+            doc += [Block("heading", table.title, level=3), Block("table", table, caption=table.caption)]
     doc.append(Block("heading", "Failed cells"))
     failed_table = failed_cells_table(results)
     if failed_table is None:

@@ -24,6 +24,7 @@ from prunebench.report.curve_plots import (
 from prunebench.report.plot_style import save, slug
 from prunebench.report.summary import latency_setting, summarize
 from prunebench.report.summary_plots import plot_metric_vs_level, plot_size_vs_level, plot_tradeoff
+from prunebench.speed.report import speed_plot_jobs
 from prunebench.suite.results import Results
 
 __all__ = [
@@ -149,6 +150,7 @@ def plot_jobs(results: Results) -> list[PlotJob]:
     jobs.append(PlotJob("tradeoff_latency.png", "Accuracy against measured latency "
                         f"({latency_setting(results)}).", "Trade-off",
                         lambda: _tradeoff(results, "latency_ms", rows)))
+    jobs.extend(speed_plot_jobs(results))  # the speed stage's per-runtime figures, when the run has them
     jobs.append(PlotJob("size_vs_level.png", "Size of the saved model file at each level.", "Model size",
                         lambda: _single(plot_size_vs_level, results, rows=rows)))
     seen: set[tuple[str, str | None]] = set()

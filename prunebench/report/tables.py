@@ -217,6 +217,10 @@ def print_tables(results: Results, console: Any) -> None:
     best = best_pruner_table(results, rows)
     if best is not None:
         console.print(rich_table(best))
+    from prunebench.speed.report import speed_tables  # the speed stage's interleaved figures
+
+    for data in speed_tables(results):
+        console.print(rich_table(data))
     failed = failed_cells_table(results)
     if failed is not None:
         console.print(rich_table(failed))

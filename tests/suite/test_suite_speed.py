@@ -10,6 +10,8 @@ import pytest
 
 import prunebench as pb
 from prunebench.cli import main
+from prunebench.report.markdown import write_markdown
+from prunebench.speed.report import speed_plot_jobs, speed_tables
 from prunebench.speed.stage import speed_rows
 
 SPEED = {"runtimes": ["torch", "onnxruntime"], "imgsz": 64, "threads": 1, "time_cap_s": 2, "min_rounds": 4,
@@ -34,6 +36,17 @@ def test_speed_stage_runs_is_cached_and_reruns_when_a_model_changes(write_spec: 
         assert r["cpu"]
     speed_keys = [k for k, s in res.stages.items() if s.kind == "speed"]
     assert len(speed_keys) == 1
+    # the reports show the interleaved figures per runtime
+    tables = speed_tables(res)
+    assert [t.title for t in tables] == ["yolov5n (seed 0): deployed speed per runtime"]
+    assert [(r[0], r[1].split(" ")[0]) for r in tables[0].rows] == [
+        ("baseline", "torch"), ("l1 0.5", "torch"), ("baseline", "onnxruntime"), ("l1 0.5", "onnxruntime")]
+    report = write_markdown(res, res.run_dir, tmp_path / "plots").read_text()
+    assert "## Deployed speed" in report
+    assert "Speed-up [95% CI]" in report
+    for job in speed_plot_jobs(res):
+        fig = job.draw()
+        assert fig.axes
     # the same spec again: nothing is recomputed, the speed rows are the stored ones
     again = pb.run(write_spec(out=out, speed=SPEED), progress=False)
     assert speed_rows(again) == rows
