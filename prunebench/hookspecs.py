@@ -1,7 +1,7 @@
 """Every prunebench hook, typed and documented; nothing else lives here.
 
 Plugins implement hooks with ``@prunebench.hookimpl``. Catalogue hooks receive a typed
-:class:`~prunebench.plugins.Register` and call it; they return nothing. Lifecycle hooks are for
+:class:`~prunebench.register.Register` and call it; they return nothing. Lifecycle hooks are for
 observers (loggers, trackers) and must not change what they are given.
 """
 
@@ -14,7 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.contracts import DatasetProvider, Executor, Metric, ModelFamily, Pruner, Reporter
-    from prunebench.plugins import Register
+    from prunebench.register import Register
 
 PROJECT_NAME = "prunebench"
 

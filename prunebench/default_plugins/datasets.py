@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
 from prunebench.contracts import DatasetProvider, PluginOptions
 from prunebench.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.register import Register
 
 __all__ = ["TeaBudSynth", "YoloData", "register_datasets"]
 
@@ -60,6 +63,17 @@ class YoloData(DatasetProvider):
             check_split(info, "train")
             check_split(info, "val")
         return path
+
+    def check(self) -> int | None:
+        """The data.yaml is read and (with ``check``) its train and val splits checked, as :meth:`prepare` does."""
+        from prunebench.data.check import check_split
+        from prunebench.data.yolo import load_data_yaml
+
+        info = load_data_yaml(self._yaml())
+        if self.options.check:  # type: ignore[attr-defined]
+            check_split(info, "train")
+            check_split(info, "val")
+        return info.nc
 
     def fingerprint(self) -> str:
         """Changes when any image or label file of any split changes (path, size, mtime) or the classes do."""
@@ -117,11 +131,14 @@ class TeaBudSynth(DatasetProvider):
 
         return generate_tea_bud(self.folder(root), self._synth_options())
 
+    def check(self) -> int | None:
+        return 1  # one class, tea-bud; nothing to check before generating
+
     def fingerprint(self) -> str:
         return f"tea-bud-synth:{self._key()}"
 
 
 @hookimpl
-def register_datasets(register: Any) -> None:
+def register_datasets(register: Register[type[DatasetProvider]]) -> None:
     register(YoloData)
     register(TeaBudSynth)

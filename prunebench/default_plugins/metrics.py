@@ -18,7 +18,7 @@ from prunebench.errors import UsageError
 from prunebench.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
-    from prunebench.plugins import Register
+    from prunebench.register import Register
 
 __all__ = [
     "BUNDLED_METRICS",

@@ -8,7 +8,7 @@ from prunebench.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.contracts import Pruner
-    from prunebench.plugins import Register
+    from prunebench.register import Register
 
 
 @hookimpl

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
 from prunebench.contracts import PluginOptions, Reporter
 from prunebench.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.register import Register
 
 __all__ = ["ConsoleReporter", "CsvReporter", "HtmlReporter", "JsonReporter", "MarkdownReporter",
            "PlotsReporter", "register_reporters"]
@@ -129,6 +132,6 @@ class HtmlReporter(Reporter):
 
 
 @hookimpl
-def register_reporters(register: Any) -> None:
+def register_reporters(register: Register[type[Reporter]]) -> None:
     for cls in (ConsoleReporter, JsonReporter, CsvReporter, PlotsReporter, MarkdownReporter, HtmlReporter):
         register(cls)

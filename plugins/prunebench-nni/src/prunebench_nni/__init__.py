@@ -8,14 +8,15 @@ install command.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prunebench.hookspecs import hookimpl
 from prunebench_nni._nni import nni_status
 from prunebench_nni._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from prunebench.plugins import Register
+    from prunebench.contracts import Pruner
+    from prunebench.register import Register
 
 __all__ = ["PRUNER_NAMES", "__version__", "register_pruners"]
 
@@ -24,7 +25,7 @@ PRUNER_NAMES: tuple[str, ...] = ("nni-l1", "nni-l2", "nni-fpgm", "nni-slim", "nn
 
 
 @hookimpl
-def register_pruners(register: Register[Any]) -> None:
+def register_pruners(register: Register[type[Pruner]]) -> None:
     """Register the NNI pruners, or list them as unavailable (with the install command) without NNI."""
     reason = nni_status()
     if reason is not None:
