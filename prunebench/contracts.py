@@ -319,8 +319,16 @@ class Executor(_Plugin, ABC):
         A dependency that is not in ``stages`` is already satisfied (cached); its result is known to
         ``run_stage``. A stage whose dependency failed is not run; ``on_done`` reports it as failed.
 
-        ``run_stage(stage, dep_results)`` computes one stage; ``on_done(stage, result, error)`` is called
-        in the driver process for every stage, in an order compatible with the dependencies.
+        ``run_stage(stage, dep_results)`` computes one stage and returns its
+        :class:`~prunebench.suite.stage.StageResult` (a
+        :class:`~prunebench.suite.executors.base.StageFunction`); ``on_done(stage, result, error)`` is
+        called in the driver process for every stage, in an order compatible with the dependencies.
+
+        Events: ``run_stage.observer`` is the driver's observer (it fires the lifecycle hooks and moves
+        the live display). In this process it is called directly; an executor that runs a stage
+        elsewhere passes ``run_stage.with_observer(proxy)`` there, and the proxy's ``stage_started`` and
+        ``epoch_end`` calls must reach ``run_stage.observer`` in the driver while the stage runs (the
+        ``ray`` executor streams them through a Ray queue).
         """
 
 

@@ -8,13 +8,17 @@ observers (loggers, trackers) and must not change what they are given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.contracts import DatasetProvider, Executor, Metric, ModelFamily, Pruner, Reporter
     from prunebench.register import Register
+    from prunebench.spec import Spec
+    from prunebench.suite.plan import Cell, Plan
+    from prunebench.suite.results import Results
+    from prunebench.suite.stage import Stage, StageResult
 
 PROJECT_NAME = "prunebench"
 
@@ -77,12 +81,13 @@ def register_executors(register: Register[type[Executor]]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Lifecycle hooks: observers of a running suite (called in the driver process only)
+# Lifecycle hooks: observers of a running suite (called in the driver process only, under every
+# executor: a stage that runs elsewhere streams its events to the driver while it runs)
 # --------------------------------------------------------------------------------------------------
 
 
 @hookspec
-def suite_started(spec: Any, run_dir: Path, plan: Any) -> None:
+def suite_started(spec: Spec, run_dir: Path, plan: Plan) -> None:
     """Called once before any stage of a suite runs.
 
     :param spec: the validated :class:`~prunebench.spec.Spec`.
@@ -92,7 +97,7 @@ def suite_started(spec: Any, run_dir: Path, plan: Any) -> None:
 
 
 @hookspec
-def cell_started(cell: Any, run_dir: Path) -> None:
+def cell_started(cell: Cell, run_dir: Path) -> None:
     """Called when the first stage of a cell starts.
 
     :param cell: the cell (model, pruner, level, seed, key).
@@ -101,10 +106,22 @@ def cell_started(cell: Any, run_dir: Path) -> None:
 
 
 @hookspec
-def epoch_finished(cell: Any, stage: str, epoch: int, metrics: dict[str, float]) -> None:
+def stage_started(stage: Stage, cell: Cell | None, run_dir: Path) -> None:
+    """Called when a stage starts to run (not for the stages reused from the store).
+
+    :param stage: the stage (``key``, ``kind``, ``label``, ``deps``, ``inputs``).
+    :param cell: the cell it runs for (for a shared stage, such as a baseline training: the first
+        unfinished cell that needs it); None for a stage that belongs to no cell (a per-model stage).
+    :param run_dir: the run folder; the stage writes into ``stages/<key>/``.
+    """
+
+
+@hookspec
+def epoch_finished(cell: Cell | None, stage: str, epoch: int, metrics: dict[str, float]) -> None:
     """Called after every training epoch of any stage (baseline, sparsity, fine-tune).
 
-    :param cell: the cell the stage belongs to (for a shared baseline: the first cell that needs it).
+    :param cell: the cell the stage belongs to (for a shared baseline: the first cell that needs it; None
+        for a stage of no cell).
     :param stage: ``train``, ``sparsity`` or ``finetune``.
     :param epoch: zero-based epoch index.
     :param metrics: the epoch's losses, learning rates and validation metrics.
@@ -112,7 +129,18 @@ def epoch_finished(cell: Any, stage: str, epoch: int, metrics: dict[str, float])
 
 
 @hookspec
-def cell_finished(cell: Any, status: str, metrics: dict[str, float], error: str | None) -> None:
+def stage_finished(stage: Stage, cell: Cell | None, result: StageResult | None, error: str | None) -> None:
+    """Called when a stage has finished and its result is in the store, or when it failed or was skipped.
+
+    :param stage: the stage.
+    :param cell: the cell it ran for (as in :func:`stage_started`).
+    :param result: what it produced (metrics, history, artifacts, diagnostics); None when it failed.
+    :param error: the error message when it failed (``skipped: …`` when an upstream stage failed), else None.
+    """
+
+
+@hookspec
+def cell_finished(cell: Cell, status: str, metrics: dict[str, float], error: str | None) -> None:
     """Called when a cell is done, successfully or not.
 
     :param cell: the cell.
@@ -123,7 +151,7 @@ def cell_finished(cell: Any, status: str, metrics: dict[str, float], error: str 
 
 
 @hookspec
-def suite_finished(spec: Any, run_dir: Path, results: Any, failed: int) -> None:
+def suite_finished(spec: Spec, run_dir: Path, results: Results, failed: int) -> None:
     """Called once after every cell has finished and the report was written.
 
     :param spec: the validated spec.

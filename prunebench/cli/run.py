@@ -23,6 +23,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--executor", default=None, metavar="NAME",
                    help="run with this executor (local, ray) instead of the spec's")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every reused artifact (by default sizes are always checked and SHA-256 sums of "
+                        "files up to 64 MB); a changed artifact reruns its stage and what depends on it")
+    p.add_argument("--rebuild-store", action="store_true",
+                   help="rebuild a damaged results.sqlite from the stage folders' stage.json records first "
+                        "(the damaged file is kept; intact stages are not recomputed)")
     p.set_defaults(handler=handle)
 
 
@@ -30,5 +36,6 @@ def handle(args: argparse.Namespace) -> int:
     from prunebench.suite.runner import default_spec_path, run
 
     spec = args.spec if args.spec is not None else default_spec_path()
-    results = run(spec, out=args.out, fresh=args.fresh, progress=not args.no_progress, executor=args.executor)
+    results = run(spec, out=args.out, fresh=args.fresh, progress=not args.no_progress, executor=args.executor,
+                  verify=args.verify, rebuild_store=args.rebuild_store)
     return 1 if any(c.status == "failed" for c in results.cells) else 0

@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from prunebench.engine.seed import seed_everything
 from prunebench.speed.stage import run_speed_stage
+from prunebench.suite.executors.base import StageObserver
 from prunebench.suite.stage import (
     Artifact,
     StageResult,
@@ -33,16 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from prunebench.suite.stage import Stage
 
 __all__ = ["StageObserver", "StageRunner", "execute_stage", "jsonable", "rel_path", "resolve_path"]
-
-
-class StageObserver(Protocol):
-    """What the driver watches while a stage runs: called in the stage's process (a proxy under Ray)."""
-
-    progress: Any  # a rich Progress the trainer adds its epoch bar to, or None (a worker draws no bars)
-
-    def stage_started(self, stage: Stage) -> None: ...
-
-    def epoch_end(self, stage: Stage, epoch: int, row: dict[str, float]) -> None: ...
 
 
 class StageRunner:

@@ -21,8 +21,8 @@ LIFECYCLE_HOOKS = [h for h in HOOKS if not h.startswith("register_")]
 def test_expected_hooks_exist() -> None:
     assert set(CATALOGUE_HOOKS) == {"register_models", "register_pruners", "register_metrics",
                                     "register_datasets", "register_reporters", "register_executors"}
-    assert set(LIFECYCLE_HOOKS) == {"suite_started", "cell_started", "epoch_finished", "cell_finished",
-                                    "suite_finished"}
+    assert set(LIFECYCLE_HOOKS) == {"suite_started", "cell_started", "stage_started", "epoch_finished",
+                                    "stage_finished", "cell_finished", "suite_finished"}
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -64,8 +64,16 @@ class Recorder:
         self.calls.append(("cell_started", {"cell": cell}))
 
     @hookimpl
+    def stage_started(self, stage: Any, cell: Any, run_dir: Path) -> None:
+        self.calls.append(("stage_started", {"stage": stage}))
+
+    @hookimpl
     def epoch_finished(self, cell: Any, stage: str, epoch: int, metrics: dict[str, float]) -> None:
         self.calls.append(("epoch_finished", {"stage": stage, "epoch": epoch}))
+
+    @hookimpl
+    def stage_finished(self, stage: Any, cell: Any, result: Any, error: str | None) -> None:
+        self.calls.append(("stage_finished", {"error": error}))
 
     @hookimpl
     def cell_finished(self, cell: Any, status: str, metrics: dict[str, float], error: str | None) -> None:
@@ -83,11 +91,13 @@ def test_lifecycle_hooks_reach_an_observer(tmp_path: Path, fresh_catalogue: None
     pm.check_pending()
     pm.hook.suite_started(spec=None, run_dir=tmp_path, plan=[])
     pm.hook.cell_started(cell="c", run_dir=tmp_path)
+    pm.hook.stage_started(stage="s", cell="c", run_dir=tmp_path)
     pm.hook.epoch_finished(cell="c", stage="finetune", epoch=0, metrics={"loss": 1.0})
+    pm.hook.stage_finished(stage="s", cell="c", result=None, error=None)
     pm.hook.cell_finished(cell="c", status="done", metrics={}, error=None)
     pm.hook.suite_finished(spec=None, run_dir=tmp_path, results=None, failed=0)
-    assert [c[0] for c in rec.calls] == ["suite_started", "cell_started", "epoch_finished",
-                                          "cell_finished", "suite_finished"]
+    assert [c[0] for c in rec.calls] == ["suite_started", "cell_started", "stage_started", "epoch_finished",
+                                          "stage_finished", "cell_finished", "suite_finished"]
 
 
 def test_catalogue_hooks_receive_typed_register(fresh_catalogue: None) -> None:

@@ -58,4 +58,5 @@ def test_bn_scale_and_a_third_party_pruner_store_diagnostics(plugin_dir: Path, w
     assert custom.diagnostics["table"] == [{"layer": "x", "kept": 3}]
     assert "bn_gamma" not in custom.diagnostics
     sparsity = res.stages[bn.stage_keys["sparsity"]]
-    assert sparsity.kind == "sparsity" and "bn_gamma" in sparsity.diagnostics
+    assert sparsity.kind == "sparsity"
+    assert "bn_gamma" in sparsity.diagnostics

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +44,12 @@ class Adder:
 
     def __init__(self, fail: str | None = None) -> None:
         self.fail = fail
+        self.observer: Any = None
 
     def with_device(self, device: str | None) -> Adder:
+        return self
+
+    def with_observer(self, observer: Any) -> Adder:
         return self
 
     def __call__(self, stage: Any, deps: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +101,77 @@ def test_ray_matches_local_and_reports_failures() -> None:
     assert "stage b broke" in str(bad["b"][1])
     assert isinstance(bad["d"][1], UpstreamFailed)
     assert bad["e"][0] == {"value": 1}
+
+
+class Handshake:
+    """A stage function that reports an epoch, then waits until the driver has seen it (a flag file).
+
+    If events only reached the driver after the task returned, the stage would wait in vain and
+    return ``acked: False``.
+    """
+
+    def __init__(self, flag_dir: Path, observer: Any = None) -> None:
+        self.flag_dir = flag_dir
+        self.observer = observer
+
+    def with_device(self, device: str | None) -> Handshake:
+        return self
+
+    def with_observer(self, observer: Any) -> Handshake:
+        return Handshake(self.flag_dir, observer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"flag_dir": self.flag_dir, "observer": None}
+
+    def __call__(self, stage: Any, deps: dict[str, Any]) -> dict[str, Any]:
+        self.observer.stage_started(stage)
+        self.observer.epoch_end(stage, 0, {"train/box_loss": 0.5})
+        flag = self.flag_dir / f"{stage.key}.seen"
+        deadline = time.monotonic() + 60
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return {"acked": flag.exists(), "returned": time.time()}
+
+
+class DriverObserver:
+    """The driver's side: records when each event arrives and acknowledges epochs with a flag file."""
+
+    progress = None
+
+    def __init__(self, flag_dir: Path) -> None:
+        self.flag_dir = flag_dir
+        self.events: list[tuple[str, str, float]] = []
+
+    def stage_started(self, stage: Any) -> None:
+        self.events.append(("stage_started", stage.key, time.time()))
+
+    def epoch_end(self, stage: Any, epoch: int, row: dict[str, float]) -> None:
+        self.events.append(("epoch_end", stage.key, time.time()))
+        (self.flag_dir / f"{stage.key}.seen").touch()
+
+
+@pytest.mark.ray
+def test_ray_streams_events_to_the_driver_while_the_stage_runs(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from prunebench.suite.executors.ray_init import init_kwargs, init_ray
+
+    observer = DriverObserver(tmp_path)
+    done: dict[str, Any] = {}
+    init_ray(ray, init_kwargs(address=None, num_cpus=2))  # a local-only Ray (127.0.0.1, no dashboard)
+    try:
+        get_catalogue().executors.get("ray")({}).run(
+            [S("a"), S("b", ("a",))], Handshake(tmp_path, observer),
+            lambda stage, result, error: done.__setitem__(stage.key, (result, error, time.time())))
+    finally:
+        ray.shutdown()
+    for key in ("a", "b"):
+        result, error, reported = done[key]
+        assert error is None
+        assert result["acked"] is True  # the driver saw the epoch while the task was still waiting for it
+        kinds = [e for e, k, _ in observer.events if k == key]
+        assert kinds == ["stage_started", "epoch_end"]
+        seen = next(t for e, k, t in observer.events if k == key and e == "epoch_end")
+        assert seen <= result["returned"] <= reported
 
 
 def test_ray_missing_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,1 +1,1 @@
-"""Executors' machinery: dependency order and failure propagation (local) and Ray tasks (ray)."""
+"""The executors (`local`, `ray`) and what they share: dependency order, failures, the stage-function contract."""

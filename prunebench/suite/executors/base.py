@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["UpstreamFailed", "topological"]
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.suite.stage import Stage
+
+__all__ = ["OnDone", "StageFunction", "StageObserver", "UpstreamFailed", "topological"]
+
+
+class StageObserver(Protocol):
+    """What the driver watches while a stage runs: called in the stage's process (a proxy under Ray)."""
+
+    progress: Any  # a rich Progress the trainer adds its epoch bar to, or None (a worker draws no bars)
+
+    def stage_started(self, stage: Stage) -> None: ...
+
+    def epoch_end(self, stage: Stage, epoch: int, row: dict[str, float]) -> None: ...
+
+
+class StageFunction(Protocol):
+    """``run_stage(stage, dep_results) -> result``, what an executor runs (``prunebench.suite.stages.StageRunner``).
+
+    It pickles without its observer. :attr:`observer` is the driver's; an executor that runs a stage in
+    another process gives it a proxy that streams the events back (:meth:`with_observer`) and the device
+    that process sees (:meth:`with_device`).
+    """
+
+    observer: StageObserver | None
+
+    def __call__(self, stage: Any, dep_results: Mapping[str, Any]) -> Any: ...
+
+    def with_device(self, device: str | None) -> StageFunction: ...
+
+    def with_observer(self, observer: StageObserver | None) -> StageFunction: ...
+
+
+#: ``on_done(stage, result, error)``: called in the driver for every stage (result None when it failed)
+OnDone = Callable[[Any, Any, BaseException | None], None]
 
 
 class UpstreamFailed(RuntimeError):

@@ -1,19 +1,20 @@
-"""Run stages in this process, one after another, in dependency order."""
+"""The ``local`` executor: run stages in this process, one after another, in dependency order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from prunebench.suite.executors.base import UpstreamFailed, topological
+from prunebench.contracts import Executor, PluginOptions
+from prunebench.suite.executors.base import OnDone, StageFunction, UpstreamFailed, topological
 
-__all__ = ["run_local"]
+__all__ = ["LocalExecutor", "run_local"]
 
 
-def run_local(stages: Sequence[Any], run_stage: Callable[[Any, dict[str, Any]], Any],
-              on_done: Callable[[Any, Any, BaseException | None], None]) -> None:
+def run_local(stages: Sequence[Any], run_stage: StageFunction, on_done: OnDone) -> None:
     """Run every stage in-process; a failed stage's dependents are reported as :class:`UpstreamFailed`.
 
+    The stage function's observer (the driver) sees each stage start and each epoch end directly.
     ``KeyboardInterrupt`` (and other ``BaseException``) propagates at once: the stage in flight is not
     reported, so the runner restarts it next time.
     """
@@ -35,3 +36,16 @@ def run_local(stages: Sequence[Any], run_stage: Callable[[Any, dict[str, Any]], 
             continue
         results[stage.key] = result
         on_done(stage, result, None)
+
+
+class LocalExecutor(Executor):
+    """Run every stage in this process, one after another, in dependency order."""
+
+    name: ClassVar[str] = "local"
+    description: ClassVar[str] = "runs the stages in this process, one after another (live progress display)"
+
+    class Options(PluginOptions):
+        pass
+
+    def run(self, stages: list[Any], run_stage: StageFunction, on_done: OnDone) -> None:
+        run_local(stages, run_stage, on_done)
