@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prunebench.hookspecs import hookimpl
-from prunebench.suite.executors.local import LocalExecutor
-from prunebench.suite.executors.ray import RayExecutor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.contracts import Executor
+    from prunebench.register import Register
 
 
 @hookimpl
-def register_executors(register: Any) -> None:
+def register_executors(register: Register[type[Executor]]) -> None:
+    from prunebench.suite.executors.local import LocalExecutor
+    from prunebench.suite.executors.ray import RayExecutor
+
     register(LocalExecutor)
     register(RayExecutor)
