@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.table import Table
+
+    from prunebench.suite.plan import Plan
 
 __all__ = ["add_parser", "handle"]
 
@@ -33,11 +38,10 @@ def _stage_status(run_dir: Path) -> dict[str, str]:
 
 def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from prunebench.plugins import get_catalogue
     from prunebench.spec import load_spec
-    from prunebench.suite.plan import STAGE_KINDS, build_plan
+    from prunebench.suite.plan import build_plan
 
     spec = load_spec(args.spec)
     run_dir = args.out if args.out is not None else spec.run_dir
@@ -46,6 +50,21 @@ def handle(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     console.print(f"[bold]{spec.name}[/]: spec OK - {len(plan.cells)} cells, {len(plan.stages)} stages; "
                   f"run folder {run_dir}")
+    console.print(_cells_table(plan, status))
+    done = sum(1 for k in plan.stages if status.get(k) == "done")
+    counts = ", ".join(f"{n} {kind}" for kind, n in plan.counts().items())
+    console.print(f"stages: {counts}; {done} of {len(plan.stages)} cached in {run_dir}")
+    if args.stages:
+        console.print(_stages_table(plan, status))
+    return 0
+
+
+def _cells_table(plan: Plan, status: dict[str, str]) -> Table:
+    """One row per cell, one column per stage kind: cached, to run or failed before."""
+    from rich.table import Table
+
+    from prunebench.suite.plan import STAGE_KINDS
+
     table = Table(title="plan: cells (model/pruner/level/seed) and their stages (✓ cached, · to run, ✗ failed before)")
     table.add_column("cell", overflow="fold", min_width=20)
     for kind in STAGE_KINDS:
@@ -56,15 +75,16 @@ def handle(args: argparse.Namespace) -> int:
         row = [cell.key]
         row += [marks.get(status.get(by_kind[k], ""), "·") if k in by_kind else "" for k in STAGE_KINDS]
         table.add_row(*row)
-    console.print(table)
-    done = sum(1 for k in plan.stages if status.get(k) == "done")
-    counts = ", ".join(f"{n} {kind}" for kind, n in plan.counts().items())
-    console.print(f"stages: {counts}; {done} of {len(plan.stages)} cached in {run_dir}")
-    if args.stages:
-        st = Table(title="stages")
-        for col in ("key", "kind", "label", "depends on", "status"):
-            st.add_column(col, overflow="fold")
-        for s in plan.stage_list():
-            st.add_row(s.key, s.kind, s.label, ", ".join(s.deps) or "—", status.get(s.key, "not run"))
-        console.print(st)
-    return 0
+    return table
+
+
+def _stages_table(plan: Plan, status: dict[str, str]) -> Table:
+    """Every stage with its key, kind, label, dependencies and status in the store."""
+    from rich.table import Table
+
+    st = Table(title="stages")
+    for col in ("key", "kind", "label", "depends on", "status"):
+        st.add_column(col, overflow="fold")
+    for s in plan.stage_list():
+        st.add_row(s.key, s.kind, s.label, ", ".join(s.deps) or "—", status.get(s.key, "not run"))
+    return st

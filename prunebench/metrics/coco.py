@@ -354,83 +354,137 @@ def coco_evaluate_arrays(
     """The evaluator on arrays: image/category *indices* (0..n_images-1, 0..len(cat_ids)-1), boxes xywh.
 
     Ground truths and detections keep their file order (it breaks ties like pycocotools' stable sorts).
+    Four steps: sort the ground truths, sort and truncate the detections, match them greedily per IoU
+    threshold, accumulate precision and recall.
     """
     n_cat = len(cat_ids)
     n_img = int(n_images)
-    gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
-    dt_boxes = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4)
-    dt_scores = np.asarray(dt_scores, dtype=np.float64)
-    gt_area = np.asarray(gt_area, dtype=np.float64)
-    gt_crowd = np.asarray(gt_crowd, dtype=bool)
-    gt_ids = np.asarray(gt_ids, dtype=np.int64)
-    lo = np.array([r[0] for r in AREA_RANGES])
-    hi = np.array([r[1] for r in AREA_RANGES])
+    g = _sorted_gts(gt_img, gt_cat, gt_boxes, gt_area, gt_crowd, gt_ids, n_img, n_cat)
+    d = _sorted_dets(dt_img, dt_cat, dt_boxes, dt_scores, n_img)
+    cand, cand_pos, mc = _match_all(d, g)
+    precision, recall = _accumulate(d, g, cand, cand_pos, mc, n_cat, n_img)
+    stats, per_cat = _summaries(precision, recall, list(cat_ids))
+    return CocoResult(stats=stats, per_category=per_cat, cat_ids=list(cat_ids),
+                      img_ids=list(img_ids) if img_ids is not None else list(range(n_img)),
+                      precision=precision, recall=recall)
 
-    # ground truths sorted by block (category, image), file order within a block
-    g_blk_all = np.asarray(gt_cat, np.int64) * n_img + np.asarray(gt_img, np.int64)
-    g_order = np.argsort(g_blk_all, kind="stable")
-    g_blk = g_blk_all[g_order]
-    g_box, g_crowd, g_area, g_id = gt_boxes[g_order], gt_crowd[g_order], gt_area[g_order], gt_ids[g_order]
-    g_catk = g_blk // n_img if n_img else g_blk
-    g_local = _rank_in_runs(g_blk)
-    g_ign = g_crowd[:, None] | (g_area[:, None] < lo) | (g_area[:, None] > hi)  # [G, A]
+
+_AREA_LO = np.array([r[0] for r in AREA_RANGES])
+_AREA_HI = np.array([r[1] for r in AREA_RANGES])
+
+
+@dataclass
+class _Gts:
+    """Ground truths sorted by block (category, image), file order within a block."""
+
+    blk: np.ndarray  # block index: category * n_images + image
+    box: np.ndarray
+    crowd: np.ndarray
+    ids: np.ndarray
+    catk: np.ndarray  # category index
+    local: np.ndarray  # rank within the block
+    ign: np.ndarray  # [G, A] ignored per area range
+    npig: np.ndarray  # [K, A] ground truths not ignored, per category and area range
+
+
+def _sorted_gts(gt_img: np.ndarray, gt_cat: np.ndarray, gt_boxes: np.ndarray, gt_area: np.ndarray,
+                gt_crowd: np.ndarray, gt_ids: np.ndarray, n_img: int, n_cat: int) -> _Gts:
+    boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    area = np.asarray(gt_area, dtype=np.float64)
+    crowd = np.asarray(gt_crowd, dtype=bool)
+    ids = np.asarray(gt_ids, dtype=np.int64)
+    blk_all = np.asarray(gt_cat, np.int64) * n_img + np.asarray(gt_img, np.int64)
+    order = np.argsort(blk_all, kind="stable")
+    blk = blk_all[order]
+    crowd, area = crowd[order], area[order]
+    catk = blk // n_img if n_img else blk
+    ign = crowd[:, None] | (area[:, None] < _AREA_LO) | (area[:, None] > _AREA_HI)  # [G, A]
     npig = np.zeros((n_cat, _A), dtype=np.int64)
     for a in range(_A):
-        npig[:, a] = np.bincount(g_catk[~g_ign[:, a]], minlength=n_cat)[:n_cat]
+        npig[:, a] = np.bincount(catk[~ign[:, a]], minlength=n_cat)[:n_cat]
+    return _Gts(blk=blk, box=boxes[order], crowd=crowd, ids=ids[order], catk=catk, local=_rank_in_runs(blk),
+                ign=ign, npig=npig)
 
-    # detections sorted by block, then score (descending, stable), truncated to maxDets[-1] per block
-    d_blk_all = np.asarray(dt_cat, np.int64) * n_img + np.asarray(dt_img, np.int64)
-    # one dense rank of the scores (descending) serves both sorts below as an integer key
-    _, s_rank = np.unique(-dt_scores, return_inverse=True)
+
+@dataclass
+class _Dets:
+    """Detections sorted by block, then score (descending, stable), truncated to maxDets[-1] per block."""
+
+    blk: np.ndarray
+    rank: np.ndarray  # rank within the block
+    box: np.ndarray
+    score: np.ndarray
+    srank: np.ndarray  # dense rank of the score (descending), an integer sort key
+    n_s: int  # number of distinct scores
+    catk: np.ndarray
+    imgk: np.ndarray
+    out: np.ndarray  # [D, A] outside the area range
+
+
+def _sorted_dets(dt_img: np.ndarray, dt_cat: np.ndarray, dt_boxes: np.ndarray, dt_scores: np.ndarray,
+                 n_img: int) -> _Dets:
+    boxes = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(dt_scores, dtype=np.float64)
+    blk_all = np.asarray(dt_cat, np.int64) * n_img + np.asarray(dt_img, np.int64)
+    # one dense rank of the scores (descending) serves both sorts (here and in _accumulate) as an integer key
+    _, s_rank = np.unique(-scores, return_inverse=True)
     n_s = int(s_rank.max()) + 1 if len(s_rank) else 1
-    d_order = np.argsort(d_blk_all * n_s + s_rank, kind="stable")  # stable: file order breaks ties
-    d_blk = d_blk_all[d_order]
-    d_rank = _rank_in_runs(d_blk)
-    keep = d_rank < MAX_DETS[-1]
-    d_order, d_blk, d_rank = d_order[keep], d_blk[keep], d_rank[keep]
-    d_box, d_score, d_srank = dt_boxes[d_order], dt_scores[d_order], s_rank[d_order]
-    d_catk = d_blk // n_img if n_img else d_blk
-    d_imgk = d_blk - d_catk * n_img
-    d_area = d_box[:, 2] * d_box[:, 3]
-    d_out = (d_area[:, None] < lo) | (d_area[:, None] > hi)  # [D, A]
-    n_d = len(d_blk)
+    order = np.argsort(blk_all * n_s + s_rank, kind="stable")  # stable: file order breaks ties
+    blk = blk_all[order]
+    rank = _rank_in_runs(blk)
+    keep = rank < MAX_DETS[-1]
+    order, blk, rank = order[keep], blk[keep], rank[keep]
+    box = boxes[order]
+    catk = blk // n_img if n_img else blk
+    area = box[:, 2] * box[:, 3]
+    return _Dets(blk=blk, rank=rank, box=box, score=scores[order], srank=s_rank[order], n_s=n_s, catk=catk,
+                 imgk=blk - catk * n_img, out=(area[:, None] < _AREA_LO) | (area[:, None] > _AREA_HI))
 
-    # candidate pairs and greedy matching
-    pd, pg, piou = _candidate_pairs(d_blk, d_box, g_blk, g_box, g_crowd, float(min(IOU_THRESHOLDS[0], 1 - 1e-10)))
+
+def _match_all(d: _Dets, g: _Gts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs and greedy matching: (is a candidate [D], position among candidates [D], matched gt
+    per column and candidate [C, n_candidates], -1 = unmatched)."""
+    n_d = len(d.blk)
+    pd, pg, piou = _candidate_pairs(d.blk, d.box, g.blk, g.box, g.crowd, float(min(IOU_THRESHOLDS[0], 1 - 1e-10)))
     cand = np.zeros(n_d, dtype=bool)
     cand[pd] = True
     cand_idx = np.flatnonzero(cand)
     d_cand_rank = np.zeros(n_d, dtype=np.int64)
-    d_cand_rank[cand_idx] = _rank_in_runs(d_blk[cand_idx])
+    d_cand_rank[cand_idx] = _rank_in_runs(d.blk[cand_idx])
     # pairs refer to candidates by their index in cand_idx
     cand_pos = np.zeros(n_d, dtype=np.int64)
     cand_pos[cand_idx] = np.arange(len(cand_idx))
-    mc = _match(cand_pos[pd], pg, piou, d_cand_rank[cand_idx], g_local, g_crowd, g_ign, len(cand_idx),
-                len(g_blk))  # [C, M]
+    mc = _match(cand_pos[pd], pg, piou, d_cand_rank[cand_idx], g.local, g.crowd, g.ign, len(cand_idx), len(g.blk))
+    return cand, cand_pos, mc
 
+
+def _accumulate(d: _Dets, g: _Gts, cand: np.ndarray, cand_pos: np.ndarray, mc: np.ndarray, n_cat: int,
+                n_img: int) -> tuple[np.ndarray, np.ndarray]:
+    """Precision [T, R, K, A] at the recall thresholds and recall [T, K, A, M] per maxDets (-1: no gt)."""
+    n_d = len(d.blk)
     # order of accumulation: category, score descending, image, rank in image
-    if (n_cat + 1) * n_s * (n_img + 1) * MAX_DETS[-1] < 2**62:
-        acc = np.argsort(((d_catk * n_s + d_srank) * n_img + d_imgk) * MAX_DETS[-1] + d_rank)  # unique keys
+    if (n_cat + 1) * d.n_s * (n_img + 1) * MAX_DETS[-1] < 2**62:
+        acc = np.argsort(((d.catk * d.n_s + d.srank) * n_img + d.imgk) * MAX_DETS[-1] + d.rank)  # unique keys
     else:  # pragma: no cover - astronomically large inputs
-        acc = np.lexsort((d_rank, d_imgk, -d_score, d_catk))
+        acc = np.lexsort((d.rank, d.imgk, -d.score, d.catk))
     pos = np.empty(n_d, dtype=np.int64)
     pos[acc] = np.arange(n_d)
-    cat_start = np.searchsorted(d_catk[acc], np.arange(n_cat + 1))  # [K+1] into the sorted order
+    cat_start = np.searchsorted(d.catk[acc], np.arange(n_cat + 1))  # [K+1] into the sorted order
     # false positives among non-candidates (in area range), cumulated along the sorted order
-    cum_nc = _row_cumsum(~cand[acc] & ~d_out[acc].T)  # [A, D+1]
+    cum_nc = _row_cumsum(~cand[acc] & ~d.out[acc].T)  # [A, D+1]
 
     # candidates in accumulation order; matched gt per column as [C, M] rows
     c_sorted = acc[cand[acc]]
     mc_rows = mc[:, cand_pos[c_sorted]]  # [C, M], -1 = unmatched
-    c_cat = d_catk[c_sorted]
+    c_cat = d.catk[c_sorted]
     c_pos = pos[c_sorted]
-    c_rank = d_rank[c_sorted]
+    c_rank = d.rank[c_sorted]
     c_first = np.searchsorted(c_cat, np.arange(n_cat + 1))
-    c_in = np.ascontiguousarray(~d_out[c_sorted].T)  # [A, M] detection inside the area range
+    c_in = np.ascontiguousarray(~d.out[c_sorted].T)  # [A, M] detection inside the area range
     # per gt and area range: does a match make a true positive / an ignored detection? The extra last row
     # is "unmatched" (index -1). A gt with id 0 reads as unmatched in pycocotools (it tests dtm != 0).
-    tp_tab = np.ascontiguousarray(np.vstack([~g_ign & (g_id != 0)[:, None], np.zeros((1, _A), bool)]).T)
-    ig_tab = np.ascontiguousarray(np.vstack([g_ign, np.zeros((1, _A), bool)]).T)  # [A, G+1]
+    tp_tab = np.ascontiguousarray(np.vstack([~g.ign & (g.ids != 0)[:, None], np.zeros((1, _A), bool)]).T)
+    ig_tab = np.ascontiguousarray(np.vstack([g.ign, np.zeros((1, _A), bool)]).T)  # [A, G+1]
     zero = np.zeros(1, dtype=np.int64)
 
     precision = np.full((_T, _R, n_cat, _A), -1.0)
@@ -451,12 +505,9 @@ def coco_evaluate_arrays(
         for mi, max_det in enumerate(MAX_DETS):
             n_tp = np.bincount(k[c_rank[rows] < max_det], minlength=n_cat)[:n_cat]
             with np.errstate(divide="ignore", invalid="ignore"):
-                recall[t, :, a, mi] = np.where(npig[:, a] > 0, n_tp / np.maximum(npig[:, a], 1), -1.0)
-        precision[t, :, :, a] = _precision_at_recalls(k, pr, npig[:, a], n_cat)
-    stats, per_cat = _summaries(precision, recall, list(cat_ids))
-    return CocoResult(stats=stats, per_category=per_cat, cat_ids=list(cat_ids),
-                      img_ids=list(img_ids) if img_ids is not None else list(range(n_img)),
-                      precision=precision, recall=recall)
+                recall[t, :, a, mi] = np.where(g.npig[:, a] > 0, n_tp / np.maximum(g.npig[:, a], 1), -1.0)
+        precision[t, :, :, a] = _precision_at_recalls(k, pr, g.npig[:, a], n_cat)
+    return precision, recall
 
 
 def _precision_at_recalls(k: np.ndarray, pr: np.ndarray, npig: np.ndarray, n_cat: int) -> np.ndarray:
