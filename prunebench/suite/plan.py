@@ -96,12 +96,34 @@ class Plan:
         return out
 
 
+@dataclass(frozen=True)
+class _ModelSeed:
+    """What every stage of one model and seed shares: the hashed ``common`` inputs and the budgets."""
+
+    entry: Any  # the spec's model entry
+    seed: int
+    common: dict[str, Any]  # hashed: model reference, seed, device
+    params: dict[str, Any]  # not hashed: the model's label and weights path
+    train_cfg: Any
+    finetune_cfg: Any
+    eval_cfg: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return str(self.entry.key)
+
+
 class _Builder:
+    """Adds keyed stages (one per key: shared stages are added once) and the cells that chain them."""
+
     def __init__(self, spec: Spec, catalogue: Catalogue, threads: int) -> None:
         self.spec = spec
         self.cat = catalogue
         self.stages: dict[str, Stage] = {}
+        self.cells: list[Cell] = []
         self.common = {"plugins": list(spec.plugins), "threads": threads}
+        self.metrics = [{"name": m.name, "options": m.options} for m in spec.metrics]
+        self.data = ""
 
     def add(self, kind: str, inputs: dict[str, Any], deps: tuple[str, ...], label: str,
             params: dict[str, Any] | None = None) -> str:
@@ -111,6 +133,77 @@ class _Builder:
                                      params={**self.common, **(params or {})}, label=label)
         return key
 
+    def add_data(self) -> None:
+        ds = self.spec.dataset
+        provider = ds.instantiate(self.cat.datasets.get(ds.name))
+        self.data = self.add("data", {"dataset": ds.name, "options": ds.options,
+                                      "fingerprint": provider.fingerprint()}, (), f"data {ds.name}")
+
+    def model_seed(self, entry: Any, seed: int) -> _ModelSeed:
+        model_ref = {"name": entry.name, "options": entry.options,
+                     "weights_sha256": file_sha256(Path(entry.weights)) if entry.weights else None}
+        train_cfg = self.spec.train_for(entry.key)
+        eval_cfg = self.spec.evaluate.model_dump(mode="json")
+        if eval_cfg.get("imgsz") is None:
+            eval_cfg["imgsz"] = train_cfg.imgsz
+        return _ModelSeed(entry=entry, seed=seed,
+                          common={"model": model_ref, "seed": seed, "device": self.spec.device},
+                          params={"model_label": entry.key, "weights": str(entry.weights) if entry.weights else None},
+                          train_cfg=train_cfg, finetune_cfg=self.spec.finetune_for(entry.key), eval_cfg=eval_cfg)
+
+    def train(self, ms: _ModelSeed) -> str:
+        return self.add("train", {**ms.common, "budget": ms.train_cfg.model_dump(mode="json")}, (self.data,),
+                        f"train {ms.label} s{ms.seed}", ms.params)
+
+    def evaluate(self, ms: _ModelSeed, upstream: str, cell: str) -> str:
+        return self.add("evaluate", {**ms.common, "eval": ms.eval_cfg, "metrics": self.metrics},
+                        (self.data, upstream), f"evaluate {cell}", ms.params)
+
+    def baseline_cell(self, ms: _ModelSeed, train: str) -> None:
+        ck = cell_key(ms.label, None, 0.0, ms.seed)
+        self.cells.append(Cell(ck, ms.label, None, 0.0, ms.seed, (self.data, train, self.evaluate(ms, train, ck))))
+
+    def sparsity(self, ms: _ModelSeed, p: Any, train: str) -> str | None:
+        """The pruner's sparsity-training stage (shared by its levels), or None when it needs none."""
+        pruner_cls = self.cat.pruners.get(p.name)
+        if not getattr(pruner_cls, "needs_sparsity_training", False):
+            return None
+        if self.spec.sparsity is not None:
+            sp_cfg = self.spec.sparsity
+        else:
+            sp_cfg = ms.train_cfg.model_copy(update={"epochs": int(p.instantiate(pruner_cls).sparsity_epochs())})
+        if sp_cfg.epochs <= 0:
+            return None
+        return self.add("sparsity", {**ms.common, "pruner": {"name": p.name, "options": p.options},
+                                     "budget": sp_cfg.model_dump(mode="json")},
+                        (self.data, train), f"sparsity {ms.label} {p.key} s{ms.seed}", ms.params)
+
+    def pruner_cells(self, ms: _ModelSeed, p: Any, train: str) -> None:
+        """One cell per level: [sparsity →] prune → finetune → evaluate."""
+        sparse = self.sparsity(ms, p, train)
+        upstream = sparse or train
+        chain = (self.data, train) if sparse is None else (self.data, train, sparse)
+        pruner_ref = {"name": p.name, "options": p.options}
+        for level in p.levels:
+            ck = cell_key(ms.label, p.key, level, ms.seed)
+            prune = self.add("prune", {**ms.common, "pruner": pruner_ref, "level": level,
+                                       "imgsz": ms.train_cfg.imgsz,
+                                       "calibration_batches": self.spec.calibration_batches,
+                                       "calibration_batch_size": ms.finetune_cfg.batch_size},
+                             (self.data, upstream), f"prune {ck}", ms.params)
+            finetune = self.add("finetune", {**ms.common, "budget": ms.finetune_cfg.model_dump(mode="json")},
+                                (self.data, prune), f"finetune {ck}", ms.params)
+            self.cells.append(Cell(ck, ms.label, p.key, float(level), ms.seed,
+                                   (*chain, prune, finetune, self.evaluate(ms, finetune, ck))))
+
+    def speed(self, ms: _ModelSeed, train: str) -> None:
+        """The baseline and every pruned variant of this model and seed, timed together in one stage."""
+        base_key = cell_key(ms.label, None, 0.0, ms.seed)
+        weights = {base_key: train, **{c.key: c.stages[-2] for c in self.cells
+                                       if c.model == ms.label and c.seed == ms.seed and not c.is_baseline}}
+        self.add(SPEED_KIND, {**ms.common, **speed_stage_inputs(self.spec.speed, base_key, weights)},
+                 tuple(dict.fromkeys(weights.values())), f"speed {ms.label} s{ms.seed}", ms.params)
+
 
 def build_plan(spec: Spec, catalogue: Catalogue, *, threads: int | None = None) -> Plan:
     """Expand ``spec`` into cells (model x pruner x level x seed, plus baselines) and keyed stages."""
@@ -119,70 +212,18 @@ def build_plan(spec: Spec, catalogue: Catalogue, *, threads: int | None = None) 
 
         threads = torch.get_num_threads()
     spec = resolve_spec(spec, catalogue)  # options canonical and validated once, whatever the spec's loading
-    b = _Builder(spec, catalogue, threads)
-    device = spec.device
-    ds = spec.dataset
-    provider = ds.instantiate(catalogue.datasets.get(ds.name))
-    data = b.add("data", {"dataset": ds.name, "options": ds.options, "fingerprint": provider.fingerprint()},
-                 (), f"data {ds.name}")
-    metrics = [{"name": m.name, "options": m.options} for m in spec.metrics]
     if spec.speed is not None:
-        check_runtimes(spec.speed.runtimes, device)  # a runtime that is not installed: exit 2 with the pip command
-    cells: list[Cell] = []
+        check_runtimes(spec.speed.runtimes, spec.device)  # a runtime that is not installed: exit 2, pip command
+    b = _Builder(spec, catalogue, threads)
+    b.add_data()
     for entry in spec.models:
-        model_ref = {"name": entry.name, "options": entry.options,
-                     "weights_sha256": file_sha256(Path(entry.weights)) if entry.weights else None}
-        train_cfg = spec.train_for(entry.key)
-        finetune_cfg = spec.finetune_for(entry.key)
-        imgsz = train_cfg.imgsz
-        eval_cfg = spec.evaluate.model_dump(mode="json")
-        if eval_cfg.get("imgsz") is None:
-            eval_cfg["imgsz"] = imgsz
         for seed in spec.seeds:
-            common = {"model": model_ref, "seed": seed, "device": device}
-            model_params = {"model_label": entry.key,
-                            "weights": str(entry.weights) if entry.weights else None}
-            train = b.add("train", {**common, "budget": train_cfg.model_dump(mode="json")}, (data,),
-                          f"train {entry.key} s{seed}", model_params)
-
-            def evaluate(upstream: str, cell: str) -> str:
-                return b.add("evaluate", {**common, "eval": eval_cfg, "metrics": metrics},  # noqa: B023
-                             (data, upstream), f"evaluate {cell}", model_params)  # noqa: B023
-
+            ms = b.model_seed(entry, seed)
+            train = b.train(ms)
             if spec.baseline:
-                ck = cell_key(entry.key, None, 0.0, seed)
-                cells.append(Cell(ck, entry.key, None, 0.0, seed, (data, train, evaluate(train, ck))))
+                b.baseline_cell(ms, train)
             for p in spec.pruners:
-                pruner_cls = catalogue.pruners.get(p.name)
-                pruner = p.instantiate(pruner_cls)
-                pruner_ref = {"name": p.name, "options": p.options}
-                upstream = train
-                chain: list[str] = [data, train]
-                if getattr(pruner_cls, "needs_sparsity_training", False):
-                    if spec.sparsity is not None:
-                        sp_cfg = spec.sparsity
-                    else:
-                        sp_cfg = train_cfg.model_copy(update={"epochs": int(pruner.sparsity_epochs())})
-                    if sp_cfg.epochs > 0:
-                        upstream = b.add("sparsity", {**common, "pruner": pruner_ref,
-                                                      "budget": sp_cfg.model_dump(mode="json")},
-                                         (data, train), f"sparsity {entry.key} {p.key} s{seed}", model_params)
-                        chain.append(upstream)
-                for level in p.levels:
-                    ck = cell_key(entry.key, p.key, level, seed)
-                    prune = b.add("prune", {**common, "pruner": pruner_ref, "level": level, "imgsz": imgsz,
-                                            "calibration_batches": spec.calibration_batches,
-                                            "calibration_batch_size": finetune_cfg.batch_size},
-                                  (data, upstream), f"prune {ck}", model_params)
-                    finetune = b.add("finetune", {**common, "budget": finetune_cfg.model_dump(mode="json")},
-                                     (data, prune), f"finetune {ck}", model_params)
-                    cells.append(Cell(ck, entry.key, p.key, float(level), seed,
-                                      (*chain, prune, finetune, evaluate(finetune, ck))))
-            if spec.speed is not None:  # baseline and every pruned variant of this model and seed, timed together
-                base_key = cell_key(entry.key, None, 0.0, seed)
-                weights = {base_key: train, **{c.key: c.stages[-2] for c in cells
-                                               if c.model == entry.key and c.seed == seed and not c.is_baseline}}
-                b.add(SPEED_KIND, {**common, **speed_stage_inputs(spec.speed, base_key, weights)},
-                      tuple(dict.fromkeys(weights.values())), f"speed {entry.key} s{seed}", model_params)
-    return Plan(cells=cells, stages=b.stages)
-
+                b.pruner_cells(ms, p, train)
+            if spec.speed is not None:
+                b.speed(ms, train)
+    return Plan(cells=b.cells, stages=b.stages)
