@@ -290,18 +290,6 @@ class Metric(_Plugin, ABC):
 class DatasetProvider(_Plugin, ABC):
     """Provides a YOLO-format dataset: an existing ``data.yaml`` or a generated one."""
 
-    @abstractmethod
-    def prepare(self, root: Path) -> Path:
-        """Make the dataset available (generating it under ``root`` if needed); return its data.yaml."""
-
-    def fingerprint(self) -> str:
-        """A string that changes whenever the data would change (used in cache keys)."""
-        return f"{self.name}:{self.options.model_dump_json()}"
-
-
-class Executor(_Plugin, ABC):
-    """Runs the stages of a suite's plan (in this process, or on a cluster)."""
-
     @classmethod
     def from_shorthand(cls, text: str) -> dict[str, Any] | None:
         """The options this dataset reads from a bare string ``dataset: TEXT`` in a spec, or None.
@@ -310,6 +298,27 @@ class Executor(_Plugin, ABC):
         (the bundled ``yolo`` claims paths ending in ``.yaml``/``.yml``). The default claims nothing.
         """
         return None
+
+    @abstractmethod
+    def prepare(self, root: Path) -> Path:
+        """Make the dataset available (generating it under ``root`` if needed); return its data.yaml."""
+
+    def fingerprint(self) -> str:
+        """A string that changes whenever the data would change (used in cache keys)."""
+        return f"{self.name}:{self.options.model_dump_json()}"
+
+    def check(self) -> int | None:
+        """Check the dataset before anything is computed (``prunebench validate`` and ``run`` call it).
+
+        Raise :class:`~prunebench.errors.UsageError` for a dataset :meth:`prepare` would refuse (no usable
+        training image, no labels) when that is known without generating anything, and return the number
+        of classes when known (checked against a model's weights), else None. The default checks nothing.
+        """
+        return None
+
+
+class Executor(_Plugin, ABC):
+    """Runs the stages of a suite's plan (in this process, or on a cluster)."""
 
     @abstractmethod
     def run(self, stages: list[Any], run_stage: Callable[[Any, dict[str, Any]], Any],

@@ -70,9 +70,12 @@ class Registry(Generic[T]):
         entry = self._entries.get(name)
         if entry is None:
             available = ", ".join(sorted(self._entries)) or "(none)"
+            from prunebench.plugins import filter_note
+
+            note = filter_note()
             raise UsageError(
                 f"Unknown {self.kind} {name!r}.{did_you_mean(name, self._entries)} "
-                f"Available {self.kind}s: {available}.",
+                f"Available {self.kind}s: {available}." + (f" Note: {note}" if note else ""),
                 hint="Run `prunebench plugins` to list every registered name and the plugin it comes from.",
             )
         if not entry.available:

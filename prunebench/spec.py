@@ -21,6 +21,7 @@ from pydantic import (
 from prunebench.defaults import DEFAULT_DATASET, DEFAULT_EXECUTOR, DEFAULT_METRICS, DEFAULT_REPORTERS
 from prunebench.engine.config import EvalConfig, TrainConfig
 from prunebench.errors import UsageError, did_you_mean
+from prunebench.files import read_text_file
 from prunebench.speed.config import SpeedConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,6 +130,11 @@ class PrunerEntry(_WithOptions):
         for i, level in enumerate(levels):
             if level in levels[:i]:
                 raise ValueError(f"level {level} is listed twice (at index {levels.index(level)} and {i})")
+            same = next((j for j in range(i) if f"{levels[j]:g}" == f"{level:g}"), None)
+            if same is not None:  # results name a level by its 6 significant digits (cell keys, tables)
+                raise ValueError(f"levels {levels[same]!r} (index {same}) and {level!r} (index {i}) are the same "
+                                 f"level once rounded to 6 significant digits ({level:g}), as results name "
+                                 f"levels; give levels that differ within 6 digits")
         return [float(x) for x in levels]
 
     @property
@@ -141,7 +147,7 @@ class Spec(_Strict):
 
     name: str = Field(min_length=1, max_length=100, description="name of the study (the run folder's default name)")
     description: str = Field("", description="free text shown in the report")
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
+    seeds: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(default_factory=lambda: [0], min_length=1,
                              description="random seeds; every cell runs once per seed (`seed: 0` also works)")
     device: str = Field("cpu", description="cpu, cuda, cuda:N or mps")
     output: Path | None = Field(None, description="run folder (default runs/<name>), relative to the current directory")
@@ -183,6 +189,15 @@ class Spec(_Strict):
                 raise ValueError("give either `seed` or `seeds`, not both")
             data["seeds"] = [seed]
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if "/" in v or "\\" in v or v.strip(".") == "" or v != v.strip() or any(ord(c) < 32 for c in v):
+            raise ValueError(f"{v!r} cannot name a run folder (runs/<name>): no '/', '\\', control characters, "
+                             f"leading/trailing spaces, and not only dots; give e.g. 'tea-bud-quick', or set "
+                             f"`output:` to choose the folder")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -305,6 +320,13 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int], lis
                         hint="Fix the YAML syntax (indentation, colons, quotes) at that line.") from exc
     except yaml.YAMLError as exc:
         raise SpecError([SpecProblem(file=file, line=None, field="", message=f"YAML error: {exc}")]) from exc
+    if node is not None:
+        size = _expanded_size(node)
+        if size > MAX_SPEC_NODES:
+            raise SpecError([SpecProblem(file=file, line=None, field="", message=(
+                f"the spec expands to more than {MAX_SPEC_NODES:,} values (YAML aliases `*name` repeat whole "
+                f"blocks); a spec has a few hundred, so this one is refused before it is built"))],
+                hint="Write the values out, or use fewer nested aliases.")
     lines: dict[tuple[Any, ...], int] = {}
     problems: list[SpecProblem] = []
 
@@ -333,6 +355,39 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int], lis
     except yaml.YAMLError as exc:  # pragma: no cover - compose succeeded
         raise SpecError([SpecProblem(file=file, line=None, field="", message=f"YAML error: {exc}")]) from exc
     return data, lines, problems
+
+
+#: the most values a spec may expand to (aliases included): a real spec has a few hundred
+MAX_SPEC_NODES = 100_000
+
+
+def _expanded_size(node: Any) -> int:
+    """How many values ``node`` expands to, aliases counted every time they are used (computed without
+    expanding them: each distinct node is sized once), capped just above :data:`MAX_SPEC_NODES`."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # being sized: meeting one again means an alias refers to its own block
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        n, children_done = stack.pop()
+        if id(n) in sizes:
+            continue
+        if not children_done and id(n) in open_nodes:
+            return MAX_SPEC_NODES + 1  # a recursive alias expands without end
+        if isinstance(n, yaml.MappingNode):
+            kids = [c for pair in n.value for c in pair]
+        elif isinstance(n, yaml.SequenceNode):
+            kids = list(n.value)
+        else:
+            sizes[id(n)] = 1
+            continue
+        if children_done:
+            sizes[id(n)] = min(MAX_SPEC_NODES + 1, 1 + sum(sizes[id(c)] for c in kids))
+            open_nodes.discard(id(n))
+        else:
+            open_nodes.add(id(n))
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if id(c) not in sizes)
+    return sizes[id(node)]
 
 
 def _line_for(lines: dict[tuple[Any, ...], int], loc: Iterable[Any]) -> int | None:
@@ -395,6 +450,8 @@ def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 def _problem_from_pydantic(err: dict[str, Any], data: Any, lines: dict[tuple[Any, ...], int], file: str,
                            prefix: tuple[Any, ...] = (), model: type[BaseModel] | None = None) -> SpecProblem:
     loc = (*prefix, *_clean_loc(tuple(err.get("loc", ()))))
+    if not prefix and loc[:1] == ("seeds",) and isinstance(data, dict) and "seed" in data and "seeds" not in data:
+        loc = ("seed",)  # the user wrote the shorthand `seed: N`
     field = ".".join(str(p) for p in loc)
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid value"))
@@ -430,10 +487,7 @@ def load_spec(path: str | Path, *, check_plugins: bool = True) -> Spec:
                          hint="Give the path of a YAML spec, e.g. specs/tea-bud-quick.yaml.")
     if p.is_dir():
         raise UsageError(f"Spec path {str(p)!r} is a folder, not a YAML file.")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read spec file {str(p)!r}: {exc}") from exc
+    text = read_text_file(p, "spec file")
     return parse_spec(text, file=str(p), base_dir=p.parent, check_plugins=check_plugins)
 
 
@@ -459,6 +513,8 @@ def parse_spec(text: str, *, file: str = "<spec>", base_dir: Path | None = None,
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         problems += [_problem_from_pydantic(e, data, lines, file) for e in exc.errors()]
+        if check_plugins:  # every problem at once: the plugin names too, read from the raw mapping
+            problems += _raw_name_problems(data, lines, file)
     if spec is not None:
         spec._source_path = Path(file) if file != "<spec>" else None
         spec._source_text = text
@@ -510,7 +566,9 @@ def _resolve_paths(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int],
             if not q.is_file():
                 problems.append(SpecProblem(file=file, line=_line_for(lines, ("models", i, "weights")),
                                             field=f"models.{i}.weights",
-                                            message=f"weights file {str(m.weights)!r} does not exist"))
+                                            message=f"weights file {str(m.weights)!r} " + (
+                                                "is a folder, not a file" if q.is_dir() else
+                                                f"does not exist (looked for {str(q)!r})")))
             else:
                 m.weights = q
         problems += _check_budget_overrides(out, i, data, lines, file)
@@ -546,6 +604,35 @@ def _plugin_refs(spec: Spec) -> list[tuple[str, tuple[Any, ...], _WithOptions]]:
     refs += [("metric", ("metrics", i), m) for i, m in enumerate(spec.metrics)]
     refs += [("reporter", ("reporters", i), r) for i, r in enumerate(spec.reporters)]
     return refs
+
+
+def _raw_name_problems(data: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str) -> list[SpecProblem]:
+    """Unknown plugin names in a spec that failed validation (so that one run reports every problem)."""
+    from prunebench.plugins import get_catalogue
+
+    modules = data.get("plugins") or []
+    try:
+        cat = get_catalogue([str(m) for m in modules] if isinstance(modules, list) else [])
+    except UsageError:
+        return []
+    named: list[tuple[str, tuple[Any, ...], Any]] = []
+    for kind, key in (("model", "models"), ("pruner", "pruners"), ("metric", "metrics"), ("reporter", "reporters")):
+        entries = data.get(key)
+        if isinstance(entries, list):
+            named += [(kind, (key, i), e) for i, e in enumerate(entries)]
+    if "executor" in data:
+        named.append(("executor", ("executor",), data["executor"]))
+    problems: list[SpecProblem] = []
+    for kind, loc, entry in named:
+        name = entry if isinstance(entry, str) else entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        try:
+            cat.registry(kind).get(name)  # type: ignore[attr-defined]
+        except UsageError as exc:
+            problems.append(SpecProblem(file=file, line=_line_for(lines, loc),
+                                        field=".".join(map(str, (*loc, "name"))), message=exc.message))
+    return problems
 
 
 def _dataset_shorthand(ref: PluginRef, cat: Catalogue) -> PluginRef:

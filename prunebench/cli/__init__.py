@@ -63,6 +63,39 @@ def _print_error(exc: PrunebenchError) -> None:
         err.print(f"[dim]hint:[/] {escape(exc.hint)}")
 
 
+def _user_error(exc: BaseException) -> PrunebenchError | None:
+    """The user error behind an exception that escaped a command (bad values, files), or None for a bug."""
+    from prunebench.errors import UsageError
+
+    if "pydantic" in sys.modules:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            problems = []
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err.get("loc", ()) if not (isinstance(p, str) and "[" in p))
+                msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+                got = f" (got {err['input']!r})" if "input" in err and err.get("type") != "missing" else ""
+                problems.append(f"{loc or exc.title}: {msg}{got}")
+            return UsageError(f"invalid {exc.title}: " + "; ".join(problems))
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.errno is not None):
+        import errno
+
+        where = f"{str(exc.filename)!r}: " if exc.filename is not None else ""
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return UsageError(f"{where}{reason} (read-only or not yours).",
+                              hint="Give a path you can write, or make it writable.")
+        if exc.errno == errno.ENOTDIR:
+            return UsageError(f"{where}a part of this path is a file, not a folder.")
+        if exc.errno == errno.EISDIR:
+            return UsageError(f"{where}is a folder, not a file.")
+        if exc.errno == errno.ENOENT:
+            return UsageError(f"{where}no such file or folder.")
+        return UsageError(f"{where}{reason}.")
+    return None
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (what a cluster scheduler sends), handled exactly like Ctrl-C; exit code 143."""
 
@@ -97,11 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.handler(args) or 0)
-    except PrunebenchError as exc:
+    except Exception as exc:
+        user = exc if isinstance(exc, PrunebenchError) else _user_error(exc)
+        if user is None:  # a bug: the traceback is what helps
+            raise
         if debug:  # the traceback, then the same message and the same exit code
             traceback.print_exc()
-        _print_error(exc)
-        return exc.exit_code
+        _print_error(user)
+        return user.exit_code
     except KeyboardInterrupt as exc:
         return _interrupted(exc, args.command)
     finally:

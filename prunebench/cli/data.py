@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
+
+from prunebench.cli._args import path_arg
 
 __all__ = ["add_parser", "handle"]
 
@@ -27,7 +28,7 @@ def add_parser(sub: Any) -> None:
                         description="Generate the synthetic tea-bud set in YOLO format with a data.yaml. "
                                     "Deterministic for a seed; an identical generation is not redone.")
     s.add_argument("kind", choices=("tea-bud",), help="which synthetic dataset")
-    s.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    s.add_argument("--out", required=True, type=path_arg, metavar="DIR", help="output folder")
     s.add_argument("--train", type=int, default=400, metavar="N", help="training images (default 400)")
     s.add_argument("--val", type=int, default=40, metavar="M", help="validation images (default 40)")
     s.add_argument("--test", type=int, default=0, metavar="T", help="test images (default 0)")
@@ -44,13 +45,20 @@ def _check(args: argparse.Namespace) -> int:
 
     from prunebench.data.check import check_split, summary_table
     from prunebench.data.yolo import load_data_yaml
+    from prunebench.errors import UsageError
 
     console = Console()
     info = load_data_yaml(args.data_yaml)
     splits = args.split or [s for s in ("train", "val", "test") if s in info.sources]
     indexes = {}
     for split in splits:
-        indexes[split] = check_split(info, split, cache=not args.no_cache)
+        try:
+            indexes[split] = check_split(info, split, cache=not args.no_cache)
+        except UsageError as exc:
+            if "prunebench data check" not in (exc.hint or ""):
+                raise
+            raise UsageError(exc.message, hint="Fix or replace the files of that split (the reason of the first "
+                                               "is above), then check again.") from exc
     console.print(summary_table(indexes, title=f"{info.yaml_path} (nc={info.nc}: {', '.join(info.names)})"))
     for split, idx in indexes.items():
         if idx.instances == 0:
@@ -71,11 +79,18 @@ def _synth(args: argparse.Namespace) -> int:
     from prunebench.data.synth import SynthOptions, generate_tea_bud
     from prunebench.errors import UsageError
 
-    for name in ("train", "val", "imgsz"):
-        if getattr(args, name) < (64 if name == "imgsz" else 1):
-            raise UsageError(f"--{name} must be at least {64 if name == 'imgsz' else 1}, got {getattr(args, name)}.")
-    if args.test < 0 or args.seed < 0:
-        raise UsageError(f"--test and --seed must be >= 0, got {args.test} and {args.seed}.")
+    bounds = {"train": (1, 100_000), "val": (1, 100_000), "test": (0, 100_000), "imgsz": (64, 4096),
+              "seed": (0, 2**31 - 1)}  # the tea-bud-synth dataset plugin's bounds
+    for name, (lo, hi) in bounds.items():
+        if not lo <= getattr(args, name) <= hi:
+            raise UsageError(f"--{name} must be between {lo:,} and {hi:,}, got {getattr(args, name):,}.")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {str(args.out)!r} is a file; give the folder to generate the dataset in.")
+    for parent in args.out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {str(args.out)!r}: {str(parent)!r} is a file, not a folder.")
+            break
     t0 = time.perf_counter()
     opts = SynthOptions(train=args.train, val=args.val, test=args.test, imgsz=args.imgsz, seed=args.seed)
     path = generate_tea_bud(args.out, opts, force=args.force)

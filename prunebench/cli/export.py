@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from prunebench.cli._args import path_arg
+
 __all__ = ["add_parser", "handle"]
 
 
@@ -19,7 +21,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cell", required=True, metavar="CELL",
                    help="cell key, e.g. yolov5n/l1/0.6/s0 or yolov5n/baseline/s0 (see results.json)")
     p.add_argument("--format", choices=("onnx", "pt"), default="onnx", help="output format (default onnx)")
-    p.add_argument("--out", type=Path, default=None, metavar="PATH",
+    p.add_argument("--out", type=path_arg, default=None, metavar="PATH",
                    help="output file (default RUN_DIR/exports/<cell>.<format>)")
     p.add_argument("--imgsz", type=int, default=None, metavar="N",
                    help="ONNX input size (default: the run's evaluation image size)")

@@ -16,7 +16,8 @@ def add_parser(sub: Any) -> None:
                     "gradients and GFLOPs at --imgsz and at 640, unfused and fused. With --prune, prune it "
                     "with a registered pruner and show the summary before and after.")
     p.add_argument("model", metavar="MODEL", help="registered model name, e.g. yolov5n (see `prunebench plugins`)")
-    p.add_argument("--nc", type=int, default=80, metavar="N", help="number of classes (default 80)")
+    p.add_argument("--nc", type=int, default=None, metavar="N",
+                   help="number of classes (default: the checkpoint's with --weights, else 80)")
     p.add_argument("--imgsz", type=int, default=640, metavar="S", help="image size in pixels (default 640)")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="a prunebench checkpoint, an official YOLOv5 .pt or a state_dict (loaded safely)")
@@ -52,16 +53,21 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.imgsz < 32 or args.imgsz % 32:
         raise UsageError(f"--imgsz must be a positive multiple of 32, got {args.imgsz}.")
-    if args.nc < 1:
-        raise UsageError(f"--nc must be at least 1, got {args.nc}.")
+    if args.nc is not None and not 1 <= args.nc <= 100_000:
+        raise UsageError(f"--nc must be between 1 and 100000, got {args.nc}.")
     if (args.prune is None) != (args.level is None):
         raise UsageError("--prune and --level go together: e.g. --prune l1 --level 0.3.")
     if args.level is not None and not 0 < args.level < 1:
         raise UsageError(f"--level must be in (0, 1), got {args.level}.")
     fam = pb.get_model_family(args.model, **_options(args.option))
-    model = fam.build(nc=args.nc, weights=args.weights)
+    asked = args.nc if args.nc is not None else 80
+    model = fam.build(nc=asked, weights=args.weights)
     det = getattr(model, "model", None)
-    nc = getattr(det[-1], "nc", args.nc) if det is not None else args.nc
+    nc = getattr(det[-1], "nc", asked) if det is not None else asked
+    if args.nc is not None and nc != args.nc:
+        raise UsageError(f"--nc {args.nc}, but the checkpoint {args.weights!r} has {nc} classes.",
+                         hint="Leave --nc out to use the checkpoint's, or give -o transfer=true to start from its "
+                              "weights with a new head of --nc classes.")
     out: dict[str, Any] = {"model": args.model, "nc": nc, "imgsz": args.imgsz, "weights": args.weights,
                            **model_summary(model, args.imgsz)}
     if args.prune is not None:

@@ -17,8 +17,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--reporter", "-r", action="append", default=[], metavar="NAME",
                    help="run only this reporter (repeatable; default: the spec's reporters). "
                         "Bundled: console, json, csv, plots, markdown, html")
-    p.add_argument("--width", type=int, default=None, metavar="N", help="console width for the tables")
+    p.add_argument("--width", type=_width, default=None, metavar="N",
+                   help="console width for the tables (40 to 10000)")
     p.set_defaults(handler=handle)
+
+
+def _width(value: str) -> int:
+    try:
+        width = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of columns, got {value!r}") from None
+    if not 40 <= width <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be between 40 and 10000 columns, got {width}")
+    return width
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
+
+from prunebench.cli._args import path_arg
 
 __all__ = ["add_parser", "handle"]
 
@@ -16,7 +17,7 @@ def add_parser(sub: Any) -> None:
                                    "Exit code 1 when any cell failed, 2 for a bad spec.")
     p.add_argument("spec", nargs="?", default=None, metavar="SPEC",
                    help="YAML spec (default: the embedded quick tea-bud study, specs/tea-bud-quick.yaml)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+    p.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                    help="run folder (default: the spec's output, else runs/<name>)")
     p.add_argument("--fresh", action="store_true",
                    help="start over: delete the run folder's results store and stage artifacts first")

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prunebench.cli._args import path_arg
+
 if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
 
@@ -20,7 +22,7 @@ def add_parser(sub: Any) -> None:
                                    "then print its cells and stages and which stages the run folder's store "
                                    "already holds.")
     p.add_argument("spec", metavar="SPEC", help="YAML spec")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+    p.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                    help="run folder to look for cached stages in (default: the spec's output)")
     p.add_argument("--stages", action="store_true", help="also list every stage with its key")
     p.set_defaults(handler=handle)
@@ -42,10 +44,15 @@ def handle(args: argparse.Namespace) -> int:
     from prunebench.plugins import get_catalogue
     from prunebench.spec import load_spec
     from prunebench.suite.plan import build_plan
+    from prunebench.suite.preflight import preflight
+    from prunebench.suite.runfolder import check_run_dir_path
 
     spec = load_spec(args.spec)
     run_dir = args.out if args.out is not None else spec.run_dir
-    plan = build_plan(spec, get_catalogue(spec.plugins))
+    check_run_dir_path(run_dir)
+    cat = get_catalogue(spec.plugins)
+    preflight(spec, cat)  # what `run` would fail on here: the device, weights, hyper-parameters, dataset
+    plan = build_plan(spec, cat)
     status = _stage_status(run_dir)
     console = Console(highlight=False)
     console.print(f"[bold]{spec.name}[/]: spec OK - {len(plan.cells)} cells, {len(plan.stages)} stages; "

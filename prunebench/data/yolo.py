@@ -137,9 +137,11 @@ def _parse_names(raw: dict[str, Any], yaml_path: Path) -> tuple[int, list[str]]:
     if nc_raw is not None:
         if not isinstance(nc_raw, int) or isinstance(nc_raw, bool) or nc_raw < 1:
             raise UsageError(f"{yaml_path}: nc: expected a positive integer, got {nc_raw!r}.")
-        if not names:
-            names = [f"class{i}" for i in range(nc_raw)]
-        elif len(names) != nc_raw:
+        if names_raw is None:  # docs/data.md: names are required (results and plots name the classes)
+            example = ", ".join(f"class{i}" for i in range(min(nc_raw, 3))) + (", ..." if nc_raw > 3 else "")
+            raise UsageError(f"{yaml_path}: missing key 'names' (nc is {nc_raw}).",
+                             hint=f"List the {nc_raw} class names, e.g. `names: [{example}]`.")
+        if len(names) != nc_raw:
             raise UsageError(f"{yaml_path}: nc is {nc_raw} but names lists {len(names)} classes ({names}).",
                              hint="Make 'nc' equal the number of names, or drop 'nc'.")
     if not names:

@@ -46,10 +46,18 @@ class TrainConfig(BaseModel):
     optimizer: Literal["SGD", "Adam", "AdamW"] = Field("SGD", description="optimizer")
     hyp: dict[str, float] = Field(default_factory=dict,
                                   description="overrides of the model family's default hyper-parameters "
-                                              "(e.g. lr0, lrf, mosaic, fliplr)")
+                                              "(e.g. lr0, lrf, mosaic, fliplr; names and ranges: "
+                                              "prunebench.engine.hyp.Hyp)")
     max_batches: int | None = Field(None, ge=1, description="cap on batches per epoch (smoke tests)")
 
     _check_imgsz = field_validator("imgsz")(_multiple_of_32)
+
+    @field_validator("hyp")
+    @classmethod
+    def _check_hyp(cls, v: dict[str, float]) -> dict[str, float]:
+        from prunebench.engine.hyp import validate_hyp  # names and ranges: prunebench.engine.hyp.Hyp
+
+        return validate_hyp(v)
 
 
 class EvalConfig(BaseModel):

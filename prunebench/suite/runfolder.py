@@ -20,9 +20,9 @@ from pathlib import Path
 
 from prunebench.errors import UsageError
 
-__all__ = ["LOCK_NAME", "MARKER_NAME", "check_fresh", "clear_run_dir", "is_read_only", "is_run_dir", "lock_run_dir",
-           "mark_run_dir", "prepare_run_dir", "read_only_error", "read_only_problem", "sqlite_read_uri",
-           "write_problem"]
+__all__ = ["LOCK_NAME", "MARKER_NAME", "check_fresh", "check_run_dir_path", "clear_run_dir", "is_read_only",
+           "is_run_dir", "lock_run_dir", "mark_run_dir", "prepare_run_dir", "read_only_error", "read_only_problem",
+           "sqlite_read_uri", "write_problem"]
 
 LOCK_NAME = ".prunebench.lock"
 MARKER_NAME = ".prunebench-run.json"
@@ -50,14 +50,19 @@ def _parent_problem(path: Path) -> str | None:
     return None
 
 
-def prepare_run_dir(run_dir: Path) -> None:
-    """Check that ``run_dir`` can be a run folder (not a file, writable) and create it."""
+def check_run_dir_path(run_dir: Path) -> None:
+    """Refuse a run folder that is a file or lies under one (nothing is created)."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"The run folder {str(run_dir)!r} is a file, not a folder.",
                          hint="Give a folder with --out (or the spec's `output:`); it is created if missing.")
     problem = _parent_problem(run_dir)
     if problem:
         raise UsageError(f"Cannot create the run folder: {problem}.", hint="Give another folder with --out.")
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Check that ``run_dir`` can be a run folder (not a file, writable) and create it."""
+    check_run_dir_path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
