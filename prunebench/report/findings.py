@@ -1,134 +1,266 @@
-"""Short, automatically written findings: accuracy trend per model, best pruner per level, speed-up vs GFLOPs."""
+"""Automatic findings that claim only what the data support, each citing its evidence (interval, p, n).
+
+Verbs are chosen from the tests of :mod:`prunebench.report.uncertainty`:
+
+- "falls with the level" only when every step (baseline -> first level -> next level ...) is a significant
+  drop (Holm-adjusted over the steps of that line); otherwise the steps that are not are named;
+- "faster" / "slower than unpruned" only when the speed-up's interval lies above / below 1, else "not
+  distinguishable"; a latency without an interval is reported as a single measurement, never as a finding;
+- "best pruner" only when it is significantly better than the runner-up, else "indistinguishable";
+- "larger models tolerate pruning better" (the source study's second conclusion) only when the larger
+  model's retention interval lies above the smaller one's at every level.
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+import math
 from collections.abc import Sequence
 
-from prunebench.report.summary import Row, best_pruners, latency_setting, metric_info, summarize
-from prunebench.suite.results import Results
+from prunebench.report.cost import cell_cost
+from prunebench.report.summary import Row, metric_info, summarize
+from prunebench.report.uncertainty import Comparison, Statistics, SummaryStat, compare_cells, compute_statistics
+from prunebench.stats.significance import holm
+from prunebench.suite.results import CellResult, Results
 
-__all__ = ["findings"]
-
-
-def _decimals(fmt: str) -> int:
-    digits = "".join(ch for ch in fmt.rsplit(".", maxsplit=1)[-1] if ch.isdigit()) if "." in fmt else ""
-    return int(digits) if digits else 3
+__all__ = ["findings", "pareto_front", "trend_verdict"]
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.0f}%"
+def _cells(results: Results, model: str, pruner: str | None, level: float) -> list[CellResult]:
+    return [c for c in results.cells if c.model == model and c.pruner == pruner
+            and (pruner is None or round(c.level, 6) == round(level, 6))]
 
 
-def _trend(results: Results, rows: Sequence[Row], model: str, pruner: str, metric: str) -> str | None:
-    base = next((r for r in rows if r.model == model and r.is_baseline), None)
-    prow = [r for r in rows if r.model == model and r.pruner == pruner]
-    if base is None or not prow or base.mean(metric) is None:
+def _ci(s: SummaryStat | None, fmt: str = ".3f") -> str:
+    if s is None or s.mean is None:
+        return "—"
+    if not s.has_interval:
+        return f"{s.mean:{fmt}} (no interval)"
+    return f"{s.mean:{fmt}} [{s.low:{fmt}}, {s.high:{fmt}}]"
+
+
+def _source(stats: Statistics) -> str:
+    sources = {s.source for s in stats.summary if s.metric == "map50"}
+    parts = []
+    if "seeds" in sources:
+        parts.append("95 % intervals over several seeds are Student-t intervals (training and validation noise)")
+    if "bootstrap" in sources:
+        parts.append("95 % intervals of one seed come from the image bootstrap (validation-set noise only, not "
+                     "training noise)")
+    return "; ".join(parts) if parts else "no intervals could be computed (one seed and no stored bootstrap)"
+
+
+def trend_verdict(steps: Sequence[Comparison]) -> str:
+    """The verb for a line baseline -> levels from its Holm-adjusted step comparisons (``a`` = the lower level)."""
+    if not steps:
+        return "cannot be tested (no paired results)"
+    if all(s.significant and s.diff > 0 for s in steps):
+        return "falls with the level (every step is significant)"
+    if all(not s.significant for s in steps):
+        return "is not distinguishable from one level to the next"
+    if any(s.significant and s.diff < 0 for s in steps):
+        return "does not fall monotonically (a step rises significantly)"
+    return "falls, but not at every step"
+
+
+def _trend(results: Results, stats: Statistics, model: str, pruner: str, metric: str) -> str | None:
+    levels = sorted({round(c.level, 6) for c in results.cells if c.model == model and c.pruner == pruner})
+    if not levels:
         return None
+    chain: list[tuple[str, str | None, float]] = [("baseline", None, 0.0)]
+    chain += [(f"{lv:g}", pruner, lv) for lv in levels]
+    steps: list[Comparison] = []
+    for (na, pa, la), (nb, pb, lb) in itertools.pairwise(chain):
+        c = compare_cells(model, lb, metric, na, _cells(results, model, pa, la), nb, _cells(results, model, pb, lb),
+                          {})
+        if c is not None:
+            steps.append(c)
+    adjusted = holm([s.p for s in steps])
+    steps = [Comparison(**{**s.__dict__, "p_holm": p}) for s, p in zip(steps, adjusted)]
     label = metric_info(results, metric)["label"]
-    fmt = metric_info(results, metric)["fmt"]
-    vals = [r.mean(metric) for r in prow]
-    shown = " / ".join("failed" if v is None else format(v, fmt) for v in vals)
-    kept = " / ".join(_pct(r.retention.get(f"{metric}_kept").mean if r.retention.get(f"{metric}_kept")
-                           else None) for r in prow)
-    levels = " / ".join(f"{r.level:g}" for r in prow)
-    seq = [base.mean(metric), *(v for v in vals if v is not None)]
-    if len(seq) < 2:
-        verdict = "no pruned result to compare"
-    elif max(seq) - min(seq) < 10 ** -_decimals(fmt):
-        verdict = "does not change with the level"
-    elif all(b <= a for a, b in itertools.pairwise(seq)):
-        verdict = "falls steadily with the level"
-    elif all(b >= a for a, b in itertools.pairwise(seq)):
-        verdict = "does not fall with the level"
-    else:
-        verdict = "does not change monotonically with the level"
-    return (f"{model}, {pruner}: {label} {format(base.mean(metric), fmt)} unpruned, {shown} at levels "
-            f"{levels} ({kept} kept); it {verdict}.")
+    values = " → ".join(_ci(stats.stat(model, p, lv, metric)) for _, p, lv in chain)
+    verdict = trend_verdict(steps)
+    detail = "; ".join(f"{s.a}→{s.b}: {s.evidence()}" + ("" if s.significant else " (not significant)")
+                       for s in steps)
+    steps_text = f" Steps (drop = earlier - later): {detail}." if detail else ""
+    return (f"{model}, {pruner}: {label} {values} at levels 0 / {' / '.join(f'{lv:g}' for lv in levels)}; "
+            f"it {verdict}.{steps_text}")
 
 
-def _tolerance(rows: Sequence[Row], results: Results, metric: str) -> list[str]:
+def _speed(results: Results, stats: Statistics) -> list[str]:
     out = []
-    for pruner in results.pruners:
-        levels = sorted({r.level for r in rows if r.pruner == pruner})
-        if not levels or len(results.models) < 2:
+    for s in stats.summary:
+        if s.metric != "speedup" or s.pruner is None:
             continue
-        top = levels[-1]
-        kept = [(r.retention[f"{metric}_kept"].mean, r.model) for r in rows
-                if r.pruner == pruner and r.level == top and r.retention.get(f"{metric}_kept")
-                and r.retention[f"{metric}_kept"].mean is not None]
-        if len(kept) < 2:
-            continue
-        kept.sort(reverse=True)
-        label = metric_info(results, metric)["label"]
-        out.append(f"At {pruner} level {top:g}, {kept[0][1]} keeps the most {label} ({100 * kept[0][0]:.1f}%) and "
-                   f"{kept[-1][1]} the least ({100 * kept[-1][0]:.1f}%).")
+        where = f"{s.model}, {s.pruner} at {s.level:g}"
+        if not s.has_interval:
+            out.append(f"{where}: speed-up {s.mean:.2f}× from one measurement without an interval (not tested).")
+        elif s.high < 1:  # type: ignore[operator]
+            out.append(f"{where} is slower than unpruned: speed-up {_ci(s, '.2f')}× ({s.source}, n={s.n}).")
+        elif s.low > 1:  # type: ignore[operator]
+            out.append(f"{where} is faster than unpruned: speed-up {_ci(s, '.2f')}× ({s.source}, n={s.n}).")
+        else:
+            out.append(f"{where} is not distinguishable from unpruned in speed: {_ci(s, '.2f')}× "
+                       f"(the interval contains 1; {s.source}, n={s.n}).")
+    if not out:
+        rows = [r for r in summarize(results) if not r.is_baseline and r.retention.get("speedup")
+                and r.retention["speedup"].mean is not None]
+        if rows:
+            out.append("Latency was measured once per cell, not interleaved with the baseline: its ratios "
+                       "(table column 'Speed-up x') carry no interval and are not findings; add a `speed:` "
+                       "section for interleaved speed-ups with intervals.")
     return out
 
 
-def _best(rows: Sequence[Row], results: Results, metric: str) -> list[str]:
-    best = best_pruners(rows, metric)
-    if not best:
+def _best(results: Results, stats: Statistics, rows: Sequence[Row], metric: str) -> list[str]:
+    out = []
+    label = metric_info(results, metric)["label"]
+    keys = dict.fromkeys((r.model, r.level) for r in rows if not r.is_baseline)
+    for model, level in keys:
+        cands = [(r.mean(metric), r.pruner) for r in rows if r.model == model and r.level == level
+                 and not r.is_baseline and r.mean(metric) is not None]
+        if len(cands) < 2:
+            continue
+        cands.sort(key=lambda t: t[0], reverse=True)
+        (_, best), (_, runner) = cands[0], cands[1]
+        c = stats.comparison(model, level, metric, str(best), str(runner))
+        if c is None:
+            out.append(f"{model} at {level:g}: {best} has the highest {label}, ahead of {runner}; the difference "
+                       "could not be tested.")
+            continue
+        sign = 1 if c.a == best else -1
+        ev = c.evidence() if sign == 1 else c.evidence().replace(f"Δ {c.diff:.3f}", f"Δ {-c.diff:.3f}")
+        if c.significant and sign * c.diff > 0:
+            out.append(f"{model} at {level:g}: best pruner by {label} is {best}, significantly ahead of {runner} "
+                       f"({best} - {runner} {ev}).")
+        else:
+            out.append(f"{model} at {level:g}: {best} and {runner} are indistinguishable by {label} at this budget "
+                       f"({best} - {runner} {ev}).")
+    return out
+
+
+def _tolerance(results: Results, stats: Statistics) -> list[str]:
+    """Retention per model at each (pruner, level), and whether the larger model keeps more (intervals apart)."""
+    sizes = {}
+    for r in summarize(results):
+        if r.is_baseline and r.mean("params") is not None:
+            sizes[r.model] = r.mean("params")
+    models = sorted(sizes, key=lambda m: sizes[m])
+    if len(models) < 2:
         return []
-    label = metric_info(results, metric)["label"]
-    wins = Counter(b.best for b in best)
-    lines = [f"Best pruner by {label}: " + ", ".join(f"{p} in {n} of {len(best)} (model, level) pairs"
-                                                   for p, n in wins.most_common()) + "."]
-    by_key = {(r.model, r.pruner, r.level): r for r in rows}
-    close = []
-    for b in best:
-        if b.tied:
-            close.append(f"{b.model} {b.level:g}: {b.best} tied with {', '.join(b.tied)}")
-            continue
-        if b.runner_up is None or b.margin is None:
-            continue
-        s1 = by_key[(b.model, b.best, b.level)].values[metric].std or 0.0
-        s2 = by_key[(b.model, b.runner_up, b.level)].values[metric].std or 0.0
-        if b.margin <= max(s1, s2):
-            close.append(f"{b.model} {b.level:g}: {b.best} ahead of {b.runner_up} by {b.margin:.3f}, within "
-                         f"the seed std")
-    if close:
-        lines.append("Not clear-cut: " + "; ".join(close) + ".")
-    return lines
+    lines, holds = [], True
+    tested = False
+    for pruner in results.pruners:
+        levels = sorted({round(c.level, 6) for c in results.cells if c.pruner == pruner})
+        for lv in levels:
+            kept = [(m, stats.stat(m, pruner, lv, "map50_kept")) for m in models]
+            kept = [(m, s) for m, s in kept if s is not None and s.mean is not None]
+            if len(kept) < 2:
+                continue
+            tested = True
+            text = ", ".join(f"{m} {100 * s.mean:.0f}%" + (f" [{100 * s.low:.0f}, {100 * s.high:.0f}]"
+                                                            if s.has_interval else "") for m, s in kept)
+            lines.append(f"mAP50 kept at {pruner} {lv:g}: {text}.")
+            for (_m1, s1), (_m2, s2) in itertools.pairwise(kept):  # smaller, then larger
+                if not (s1.has_interval and s2.has_interval and s2.low > s1.high):  # type: ignore[operator]
+                    holds = False
+    if not tested:
+        return lines
+    verdict = ("holds on this run: each larger model's retention interval lies above the smaller one's" if holds
+               else "is not supported on this run: at some level a larger model's retention interval does not lie "
+                    "above the smaller one's (overlapping intervals count as not shown)")
+    return [*lines, f"Source study, 'larger models tolerate pruning better': {verdict}."]
 
 
-def _speed(rows: Sequence[Row], results: Results) -> list[str]:
-    out = []
-    for model in results.models:
-        base = next((r for r in rows if r.model == model and r.is_baseline), None)
-        if base is None or base.mean("gflops") is None:
-            continue
-        for pruner in results.pruners:
-            prow = [r for r in rows if r.model == model and r.pruner == pruner]
-            parts = []
-            for r in prow:
-                g, s = r.mean("gflops"), r.retention.get("speedup")
-                if g is None or s is None or s.mean is None:
-                    continue
-                ideal = base.mean("gflops") / g if g else float("nan")
-                odd = " (more than the GFLOPs ratio allows: noisy timing?)" if s.mean > 1.25 * ideal else ""
-                parts.append(f"{r.level:g}: GFLOPs -{_pct(1 - g / base.mean('gflops'))} (ideal {ideal:.2f}x), "
-                             f"measured {s.mean:.2f}x{odd}")
-            if parts:
-                out.append(f"{model}, {pruner}: " + "; ".join(parts) + ".")
-    if out:
-        out.append(f"Latency measured on {latency_setting(results)}; the ideal speed-up is the GFLOPs ratio.")
+def _study_trend(lines: list[str]) -> str | None:
+    trends = [ln for ln in lines if "it falls with the level" in ln or "; it " in ln]
+    if not trends:
+        return None
+    ok = all("it falls with the level" in ln for ln in trends)
+    return ("Source study, 'accuracy falls steadily with the level': " +
+            ("holds on this run (every step of every line is a significant drop)." if ok else
+             "not shown on this run for every line (see the steps above that are not significant)."))
+
+
+def pareto_front(rows: Sequence[Row], cost: str) -> list[Row]:
+    """Rows not dominated in (lower ``cost``, higher mAP50) among every model, pruner and level."""
+    pts = [r for r in rows if r.mean(cost) is not None and r.mean("map50") is not None]
+    front = []
+    for r in pts:
+        dominated = any(o is not r and o.mean(cost) <= r.mean(cost) and o.mean("map50") >= r.mean("map50")
+                        and (o.mean(cost) < r.mean(cost) or o.mean("map50") > r.mean("map50")) for o in pts)
+        if not dominated:
+            front.append(r)
+    return sorted(front, key=lambda r: r.mean(cost))
+
+
+def _pareto(results: Results, stats: Statistics, rows: Sequence[Row]) -> list[str]:
+    cost = "latency_ms" if any(r.mean("latency_ms") is not None for r in rows) else "gflops"
+    front = pareto_front(rows, cost)
+    if not front:
+        return []
+    unit = "ms" if cost == "latency_ms" else "GFLOPs"
+    pts = "; ".join(f"{r.model} {r.label}{'' if r.is_baseline else ' ' + format(r.level, 'g')} "
+                    f"({r.mean(cost):.3g} {unit}, mAP50 {_ci(stats.stat(r.model, r.pruner, r.level, 'map50'))})"
+                    for r in front)
+    out = [f"Accuracy-{'latency' if cost == 'latency_ms' else 'GFLOPs'} Pareto front over every model and level "
+           f"(point estimates): {pts}."]
+    for b in (r for r in front if r.is_baseline):
+        for model in results.models:
+            if model == b.model:
+                continue
+            pruned = [r for r in rows if r.model == model and not r.is_baseline and r.mean(cost) is not None
+                      and r.mean("map50") is not None]
+            if pruned and all(r.mean(cost) >= b.mean(cost) and r.mean("map50") <= b.mean("map50") for r in pruned):
+                out.append(f"At ≤ {b.mean(cost):.3g} {unit}, unpruned {b.model} beats every pruned {model} "
+                           f"(mAP50 {b.mean('map50'):.3f} against at most "
+                           f"{max(r.mean('map50') for r in pruned):.3f}).")
     return out
 
 
-def findings(results: Results, rows: Sequence[Row] | None = None, metric: str = "map50") -> list[str]:
-    """A few sentences that summarise the run (each a bullet of the report)."""
+def _budget(results: Results) -> list[str]:
+    costs = [(c, cell_cost(results, c)) for c in results.cells if c.status == "done" and c.pruner is not None]
+    if not costs:
+        return []
+    ft = {(k["finetune_epochs"], k["finetune_images"]) for _, k in costs}
+    line = []
+    if len(ft) == 1:
+        ep, img = next(iter(ft))
+        if ep:
+            line.append(f"every pruned cell was fine-tuned with the same budget ({ep:g} epochs"
+                        + (f", {img:,.0f} images" if img else "") + ")")
+    else:
+        line.append("fine-tuning budgets differ between cells (see the cost columns of results.csv)")
+    sparse = {c.pruner: k for c, k in costs if k.get("sparsity_epochs")}
+    for pruner, k in sparse.items():
+        line.append(f"{pruner} also had {k['sparsity_epochs']:g} epochs of sparsity training"
+                    + (f" ({k['sparsity_images']:,.0f} images)" if k.get("sparsity_images") else ""))
+    return ["Budget: " + "; ".join(line) + "."] if line else []
+
+
+def findings(results: Results, rows: Sequence[Row] | None = None, metric: str = "map50",
+             stats: Statistics | None = None) -> list[str]:
+    """Sentences that summarise the run, each with its evidence (a bullet of the report each)."""
     rows = summarize(results) if rows is None else rows
-    out: list[str] = []
+    stats = compute_statistics(results) if stats is None else stats
+    out: list[str] = [f"How to read: {_source(stats)}; 'Δ' is a paired difference (same seed, same resampled "
+                      "images) with its 95 % interval; p_holm is Holm-adjusted within each (model, level, "
+                      "metric) table; 'significant' means p_holm < 0.05."]
+    trends = []
     for model in results.models:
         for pruner in results.pruners:
-            line = _trend(results, rows, model, pruner, metric)
+            line = _trend(results, stats, model, pruner, metric)
             if line:
-                out.append(line)
-    out += _tolerance(rows, results, "map50_95")
-    out += _best(rows, results, "map50_95")
-    out += _speed(rows, results)
+                trends.append(line)
+    out += trends
+    study = _study_trend(trends)
+    if study:
+        out.append(study)
+    out += _tolerance(results, stats)
+    out += _best(results, stats, rows, "map50_95")
+    out += _pareto(results, stats, rows)
+    out += _speed(results, stats)
+    out += _budget(results)
     failed = [c.key for c in results.cells if c.status == "failed"]
     if failed:
         out.append(f"{len(failed)} of {len(results.cells)} cells failed: {', '.join(failed[:5])}"
@@ -136,4 +268,4 @@ def findings(results: Results, rows: Sequence[Row] | None = None, metric: str = 
     pending = [c for c in results.cells if c.status not in ("done", "failed")]
     if pending:
         out.append(f"{len(pending)} cells have not finished; run `prunebench run` again to complete them.")
-    return out
+    return [ln for ln in out if ln and not (isinstance(ln, float) and math.isnan(ln))]

@@ -58,12 +58,28 @@ def cell_to_json(cell: CellResult) -> dict[str, Any]:
 
 
 def results_to_json(results: Results) -> dict[str, Any]:
-    """``{"name", "spec", "environment", "cells": [...]}``: the documented results.json layout."""
+    """``{"name", "spec", "environment", "cells", "summary", "comparisons"}``: the documented layout.
+
+    ``summary``: one row per (model, pruner, level, metric) with n, mean, std, ci95_low/high and source
+    (seeds | bootstrap | timing | single); ``comparisons``: paired differences a - b per (model, level,
+    metric) with ci95_low/high, p and p_holm (see docs/statistics.md). Each cell carries its ``cost``.
+    """
+    from prunebench.report.cost import cell_cost
+    from prunebench.report.uncertainty import compute_statistics
+
+    stats = compute_statistics(results)
+    cells = []
+    for c in results.cells:
+        entry = cell_to_json(c)
+        entry["cost"] = _clean(cell_cost(results, c))
+        cells.append(entry)
     return {
         "name": results.name,
         "spec": _clean(results.spec),
         "environment": _clean(results.environment),
-        "cells": [cell_to_json(c) for c in results.cells],
+        "cells": cells,
+        "summary": [_clean(s.to_dict()) for s in stats.summary],
+        "comparisons": [_clean(c.to_dict()) for c in stats.comparisons],
     }
 
 
@@ -106,13 +122,19 @@ def _csv_value(v: Any) -> Any:
 
 
 def write_csv(results: Results, path: str | Path) -> Path:
-    """Write results.csv (one row per cell: cell columns, every metric, prune-record summary)."""
+    """Write results.csv (one row per cell: cell columns, every metric, prune-record summary, the image
+    bootstrap's 95 % interval of each accuracy metric, and the compute cost)."""
     import io
 
+    from prunebench.report.cost import COST_COLUMNS, cell_cost
+    from prunebench.stats.bootstrap import BOOTSTRAP_METRICS
+    from prunebench.stats.cell import BOOTSTRAP_DIAGNOSTIC
+
     metrics = metric_columns(results, auxiliary=True)
+    boot_cols = [f"{m}_boot_{side}" for m in BOOTSTRAP_METRICS for side in ("low", "high")]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*CSV_CELL_COLUMNS, *metrics, *CSV_PRUNE_COLUMNS])
+    writer.writerow([*CSV_CELL_COLUMNS, *metrics, *CSV_PRUNE_COLUMNS, *boot_cols, *COST_COLUMNS])
     for c in results.cells:
         rec = c.prune_record or {}
         row = [c.key, c.model, c.pruner or "", 0 if c.pruner is None else float(c.level), c.seed, c.status,
@@ -123,5 +145,9 @@ def write_csv(results: Results, path: str | Path) -> Path:
                 _reduction(rec, "gflops_before", "gflops_after"),
                 _reduction(rec, "channels_before", "channels_after"),
                 c.artifacts.get("weights")]
+        boot = (c.diagnostics.get(BOOTSTRAP_DIAGNOSTIC) or {}).get("metrics", {})
+        row += [boot.get(m, {}).get(side) for m in BOOTSTRAP_METRICS for side in ("low", "high")]
+        cost = cell_cost(results, c)
+        row += [cost[k] for k in COST_COLUMNS]
         writer.writerow([_csv_value(v) for v in row])
     return write_text_atomic(Path(path), buf.getvalue())

@@ -33,9 +33,9 @@ __all__ = [
     "ACCURACY_METRICS",
     "COMPARED_METRICS",
     "Comparison",
-    "Evidence",
     "Statistics",
     "SummaryStat",
+    "compare_cells",
     "compute_statistics",
     "speedup_rows",
 ]
@@ -109,6 +109,18 @@ class Comparison:
         out["ci95_low"], out["ci95_high"] = out.pop("low"), out.pop("high")
         return out
 
+    def evidence(self, fmt: str = ".3f") -> str:
+        """``"Δ -0.120 [-0.180, -0.070], p_holm 0.004, paired t, n=3"``: what a finding cites."""
+        sym = "×" if self.metric == "speedup" and self.b == "baseline" else "Δ "
+        p = "" if math.isnan(self.p) else f", p {_p(self.p)}" + (
+            "" if math.isnan(self.p_holm) else f", p_holm {_p(self.p_holm)}")
+        n = f"n={self.n} seed" + ("s" if self.n != 1 else "")
+        return f"{sym}{self.diff:{fmt}} [{self.low:{fmt}}, {self.high:{fmt}}]{p}, {self.method}, {n}"
+
+
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p >= 0.001 else "<0.001"
+
 
 @dataclass
 class Statistics:
@@ -129,13 +141,6 @@ class Statistics:
 
     def __post_init__(self) -> None:
         self._index = {(s.model, s.pruner, _lv(s.level), s.metric): s for s in self.summary}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a finding cites: an interval, a p-value and n, as one short text."""
-
-    text: str
 
 
 def _lv(level: float) -> float:
@@ -248,7 +253,7 @@ def _maybe(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def _compare(model: str, level: float, metric: str, a_name: str, a: Sequence[CellResult], b_name: str,
+def compare_cells(model: str, level: float, metric: str, a_name: str, a: Sequence[CellResult], b_name: str,
              b: Sequence[CellResult], speed: dict[str, dict[str, Any]]) -> Comparison | None:
     """``a - b`` paired by seed (and by resample); None when they share no finished seed."""
     a_by, b_by = {c.seed: c for c in _done(a)}, {c.seed: c for c in _done(b)}
@@ -270,8 +275,15 @@ def _compare(model: str, level: float, metric: str, a_name: str, a: Sequence[Cel
     for s in seeds:
         da, db = draws_of(_boot(a_by[s]), metric), draws_of(_boot(b_by[s]), metric)
         if da is None or db is None or da.shape != db.shape:
-            return None
+            diffs = []
+            break
         diffs.append(da - db)
+    if not diffs:  # no stored bootstrap (a run of an older version): the paired t-test, if it can run at all
+        if len(pairs) < 2:
+            return None
+        t = paired_t_test([x for x, _ in pairs], [y for _, y in pairs])
+        return Comparison(model, level, metric, a_name, b_name, t.diff, t.low, t.high, t.p, math.nan, t.n,
+                          "paired t")
     d = np.mean(diffs, axis=0)
     lo, hi = np.percentile(d, [2.5, 97.5])
     point = statistics.fmean(x - y for x, y in pairs)
@@ -321,11 +333,11 @@ def compute_statistics(results: Results) -> Statistics:
             for metric in COMPARED_METRICS:
                 table: list[Comparison] = []
                 for i, pa in enumerate(pruners):
-                    c = _compare(model, level, metric, pa, groups[(model, pa, level)], "baseline", base, speed)
+                    c = compare_cells(model, level, metric, pa, groups[(model, pa, level)], "baseline", base, speed)
                     if c is not None:
                         table.append(c)
                     for pb in pruners[i + 1:]:
-                        c = _compare(model, level, metric, pa, groups[(model, pa, level)], pb,
+                        c = compare_cells(model, level, metric, pa, groups[(model, pa, level)], pb,
                                      groups[(model, pb, level)], speed)
                         if c is not None:
                             table.append(c)

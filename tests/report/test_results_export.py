@@ -5,16 +5,23 @@ from __future__ import annotations
 import csv
 import json
 
+from prunebench.report.cost import COST_COLUMNS
 from prunebench.report.results_export import CSV_CELL_COLUMNS, CSV_PRUNE_COLUMNS, write_csv, write_json
 from prunebench.report.summary import DEFAULT_METRICS
 
-CELL_KEYS = {"key", "model", "pruner", "level", "seed", "status", "error", "metrics", "prune"}
+CELL_KEYS = {"key", "model", "pruner", "level", "seed", "status", "error", "metrics", "prune", "cost"}
 
 
 def test_results_json_layout(fake_results, tmp_path, failed_key):
     path = write_json(fake_results, tmp_path / "results.json")
     data = json.loads(path.read_text())
-    assert set(data) == {"name", "spec", "environment", "cells"}
+    assert set(data) == {"name", "spec", "environment", "cells", "summary", "comparisons"}
+    row = next(r for r in data["summary"] if (r["model"], r["pruner"], r["level"], r["metric"])
+               == ("yolov5n", "l1", 0.3, "map50"))
+    assert set(row) == {"model", "pruner", "level", "metric", "n", "mean", "std", "ci95_low", "ci95_high", "source"}
+    assert row["source"] == "seeds"
+    assert row["n"] == 2
+    assert row["ci95_low"] < row["mean"] < row["ci95_high"]
     assert data["name"] == "tea-bud-test"
     assert data["environment"]["device"] == "cpu"
     assert len(data["cells"]) == len(fake_results.cells)
@@ -49,7 +56,10 @@ def test_results_csv_columns(fake_results, tmp_path, failed_key):
     assert header[len(CSV_CELL_COLUMNS): len(CSV_CELL_COLUMNS) + len(DEFAULT_METRICS)] == list(DEFAULT_METRICS)
     assert "fps" in header
     assert "latency_p90_ms" in header  # auxiliary figures are exported, not shown in the tables
-    assert header[-len(CSV_PRUNE_COLUMNS):] == list(CSV_PRUNE_COLUMNS)
+    start = header.index(CSV_PRUNE_COLUMNS[0])
+    assert header[start:start + len(CSV_PRUNE_COLUMNS)] == list(CSV_PRUNE_COLUMNS)
+    assert header[-len(COST_COLUMNS):] == list(COST_COLUMNS)
+    assert "map50_boot_low" in header
     assert len(rows) == len(fake_results.cells)
     row = next(r for r in rows if r["key"] == "yolov5s/l1/0.3/s0")
     cell = next(c for c in fake_results.cells if c.key == "yolov5s/l1/0.3/s0")
