@@ -17,7 +17,8 @@ Every sub-command prints its own help with `--help`; this page is generated from
 Exit codes: `0` success; `1` a suite ran but at least one cell failed (each failure is recorded in the
 results store and the report); `2` a user error (a bad spec, an unknown name, a missing or malformed file:
 the message names the file, the line or index, the field, the value received and what is allowed);
-`130` interrupted (run the same command again to resume). Errors print without a traceback unless
+`130` interrupted by Ctrl-C, `143` stopped by SIGTERM (for both, run the same command again to resume).
+Errors print without a traceback unless
 `--debug` is given before the sub-command (`prunebench --debug run spec.yaml`).
 
 """
