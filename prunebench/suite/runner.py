@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prunebench.errors import UsageError
 from prunebench.suite.driver import Driver
 from prunebench.suite.plan import Plan, build_plan
 from prunebench.suite.preflight import preflight
@@ -70,8 +69,26 @@ def _reuse(store: Store, plan: Plan, verify: bool, console: Console) -> dict[str
     reuse = store.reuse(plan, verify=verify)
     for problem in reuse.problems:
         console.print(f"[yellow]artifact changed[/] {problem}", highlight=False)
+    for key, paths in reuse.changed.items():
+        kept = set_aside_stage_folder(store.run_dir, key, paths)
+        if kept is not None:
+            console.print(f"kept the stage's previous files in {kept} (the stage starts afresh)", highlight=False)
     plan.cached = set(reuse.results)
     return reuse.results
+
+
+def set_aside_stage_folder(run_dir: Path, key: str, paths: list[str]) -> Path | None:
+    """Rename ``stages/<key>/`` to ``stages/<key>.changed-<UTC time>/`` when one of ``paths`` lies in it.
+
+    A stage whose own artifact changed must not resume from the files beside it (a training would load the
+    damaged checkpoint again); the files are kept, not deleted: someone may have replaced them on purpose.
+    """
+    folder = run_dir / "stages" / key
+    if not folder.is_dir() or not any(Path(p).parts[:2] == ("stages", key) for p in paths):
+        return None
+    kept = folder.with_name(f"{key}.changed-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    folder.rename(kept)
+    return kept
 
 
 def _execute(store: Store, plan: Plan, cat: Catalogue, run_id: int, executor: Executor,
@@ -87,13 +104,10 @@ def _execute(store: Store, plan: Plan, cat: Catalogue, run_id: int, executor: Ex
 
 def _report(spec: Spec, cat: Catalogue, results: Results, run_dir: Path, console: Console) -> None:
     """Every reporter of the spec; one that fails is said and the others go on (a user error stops)."""
-    for ref in spec.reporters:
-        try:
-            cat.reporters.get(ref.name)(ref.options).report(results, run_dir, console)
-        except UsageError:
-            raise
-        except Exception as exc:
-            console.print(f"[red]reporter {ref.name!r} failed:[/] {type(exc).__name__}: {exc}", highlight=False)
+    from prunebench.report.reporting import run_reporters
+
+    run_reporters([(r.name, r.instantiate(cat.reporters.get(r.name))) for r in spec.reporters], results, run_dir,
+                  console)
 
 
 def _print_summary(console: Console, results: Results, summary: dict[str, Any], run_dir: Path) -> None:

@@ -112,6 +112,8 @@ class Reuse:
     results: dict[str, StageResult] = field(default_factory=dict)
     #: one sentence per finished stage that is run again because an artifact is missing or changed
     problems: list[str] = field(default_factory=list)
+    #: stage key -> the paths of its artifacts that are missing or changed
+    changed: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Store:
@@ -305,9 +307,10 @@ class Store:
         out = Reuse()
         done = self.stage_results(list(plan.stages))
         for key, result in done.items():
-            bad = [p for a in result.artifacts.values()
-                   if (p := check_artifact(self.run_dir, a, full_hash=verify)) is not None]
+            checked = [(a.path, check_artifact(self.run_dir, a, full_hash=verify)) for a in result.artifacts.values()]
+            bad = [why for _, why in checked if why is not None]
             if bad:
+                out.changed[key] = [path for path, why in checked if why is not None]
                 stage = plan.stages[key]
                 out.problems.append(f"{stage.label or key} ({key}): {'; '.join(bad)}: running it again, "
                                     f"with the stages that depend on it")
