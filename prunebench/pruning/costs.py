@@ -85,9 +85,11 @@ def _measure(model: nn.Module, example: torch.Tensor) -> tuple[dict[str, ConvSta
         if last_conv:
             bn_after.add(last_conv[0])
 
+    count_upsample = bool(getattr(model, "count_upsample_flops", True))  # False for YOLOv8 (ultralytics-thop)
+
     def up_hook(m: nn.Upsample, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal other
-        if m.mode == "nearest":
+        if m.mode == "nearest" and count_upsample:
             other += out[0].numel()
 
     was_training = model.training

@@ -27,6 +27,24 @@ class ScopeGroups:
     #: group key -> (conv, input channels it loses per removed channel) for convs whose INPUT the group prunes
     inputs: dict[str, list[tuple[str, float]]]
     notes: list[str] = field(default_factory=list)
+    #: group key -> channel subsets (group indices) that must each keep a channel: the ranges of convs only
+    #: partly tied to the group and what they leave (YOLOv8 C2f: cv1's two halves)
+    parts: dict[str, list[list[int]]] = field(default_factory=dict)
+    #: group key -> conv -> share of the group's channels it carries (only convs partly tied, share < 1)
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def keep_parts(self, key: str, keep: list[int], scores: torch.Tensor) -> list[int]:
+        """``keep`` with, for every part left empty, its best-scoring channel in place of the worst kept one."""
+        kept = set(keep)
+        for part in self.parts.get(key, []):
+            if kept & set(part):
+                continue
+            best = max(part, key=lambda i: (float(scores[i]), -i))
+            others = [i for i in kept if not any(i in p and len(kept & set(p)) == 1 for p in self.parts[key])]
+            if others and len(kept) > 1:
+                kept.discard(min(others, key=lambda i: (float(scores[i]), -i)))
+            kept.add(best)
+        return sorted(kept)
 
     def group_of(self) -> dict[str, str]:
         """conv name -> group key, for every conv that belongs to a group."""
@@ -68,15 +86,20 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
     members: dict[str, list[str]] = {}
     inputs: dict[str, list[tuple[str, float]]] = {}
     notes: list[str] = []
+    parts: dict[str, list[list[int]]] = {}
+    shares: dict[str, dict[str, float]] = {}
     for group in dg.get_all_groups(ignored_layers=ignored, root_module_types=[nn.Conv2d]):
         outs: list[nn.Conv2d] = []
         bns: list[nn.Module] = []
         ins: list[tuple[nn.Conv2d, list[int]]] = []
-        for dep, idxs in group:
+        ranges: dict[nn.Module, list[int]] = {}
+        for item in group:
+            dep, idxs = item.dep, item.idxs
             module = dep.target.module
             if dg.is_out_channel_pruning_fn(dep.handler):
                 if isinstance(module, nn.Conv2d):
                     outs.append(module)
+                    ranges[module] = sorted({int(i) for i in (getattr(item, "root_idxs", None) or idxs)})
                 elif isinstance(module, nn.modules.batchnorm._BatchNorm):
                     bns.append(module)
             elif isinstance(module, nn.Conv2d):
@@ -99,11 +122,17 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
                                bns=[b for b in bns if getattr(b, "num_features", full) == full], convs_in=ins)
         roots[key] = outs[0]
         members[key] = out_names
+        partial = {tuple(ranges[m]) for m in outs if m.out_channels != full and m in ranges}
+        if partial:
+            shares[key] = {names[m]: m.out_channels / full for m in outs if m.out_channels != full}
+            covered = {i for r in partial for i in r}
+            rest = [i for i in range(full) if i not in covered]
+            parts[key] = [list(r) for r in sorted(partial)] + ([rest] if rest else [])
         inputs[key] = [(names[m], len(i) / channels) for m, i in ins]
     ordered = sorted(views, key=lambda k: order[k])
     return ScopeGroups(dg=dg, views={k: views[k] for k in ordered}, roots={k: roots[k] for k in ordered},
                        members={k: members[k] for k in ordered}, inputs={k: inputs[k] for k in ordered},
-                       notes=notes)
+                       notes=notes, parts=parts, shares=shares)
 
 
 def prune_group(groups: ScopeGroups, key: str, remove: list[int]) -> None:
