@@ -20,7 +20,7 @@ __all__ = [
     "round_min_channels",
 ]
 
-Target = Literal["channels", "params", "flops"]
+Target = Literal["channels", "params", "flops", "latency"]
 Rounding = Literal["ceil", "floor", "round"]
 RoundTo = int | Literal["auto"] | None
 AUTO = "auto"
@@ -35,12 +35,17 @@ class PrunerOptions(PluginOptions):
         "without the bottleneck hidden convs), 'backbone+neck' (layers 0-23, same rule) or 'all' (every "
         "convolution except the Detect outputs, bottleneck hidden convs included).",
     )
-    target: Literal["channels", "params", "flops"] = Field(
+    target: Literal["channels", "params", "flops", "latency"] = Field(
         "channels",
         description="What 'level' is a fraction of: 'channels' removes that fraction of output channels in "
         "every prunable group; 'params'/'flops' search the channel ratio until the fused parameter count / "
-        "GFLOPs fall by 'level' (matched cost, within 'tolerance').",
+        "GFLOPs fall by 'level' (matched cost, within 'tolerance'); 'latency' does the same with the latency "
+        "predicted by a per-layer latency table of latency_runtime, then measures the achieved reduction.",
     )
+    latency_runtime: str = Field(
+        "torch", description="target: latency: the runtime whose latency is reduced (torch, onnxruntime, openvino)")
+    latency_threads: int = Field(2, ge=1, le=256, description="target: latency: threads of that runtime")
+    latency_imgsz: int = Field(640, ge=32, le=4096, description="target: latency: square input size")
     global_pruning: bool = Field(
         False,
         description="Rank channels across all groups of the scope (True) instead of removing the same "
@@ -71,6 +76,18 @@ class PrunerOptions(PluginOptions):
         description="Matched-cost mode: accepted absolute difference between the achieved reduction and "
         "the level (0.01 = one percentage point).",
     )
+
+    @field_validator("latency_runtime")
+    @classmethod
+    def _check_latency_runtime(cls, value: str) -> str:
+        from prunebench.errors import did_you_mean
+        from prunebench.speed.runtimes import RUNTIME_NAMES
+
+        cpu = [n for n in RUNTIME_NAMES if n not in {"torch-fp16", "onnxruntime-tensorrt"}]
+        if value not in cpu:
+            raise ValueError(f"latency_runtime must be one of {', '.join(cpu)}; got {value!r}."
+                             f"{did_you_mean(value, cpu)}")
+        return value
 
     @field_validator("round_to")
     @classmethod

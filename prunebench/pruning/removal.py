@@ -205,6 +205,10 @@ class _Scorer:
         return out
 
 
+#: what a matched-cost target reduces, in an error message
+_QUANTITY_WORDS = {"params": "fused parameters", "flops": "GFLOPs", "latency": "predicted latency"}
+
+
 def _search(level: float, quantity: str, base: float, tolerance: float,
             counts_for: Callable[[float], dict[str, int]],
             cost_of: Callable[[Mapping[str, int]], tuple[int, float]],
@@ -219,7 +223,7 @@ def _search(level: float, quantity: str, base: float, tolerance: float,
     if reduction(most) < level - tolerance:
         raise UsageError(
             f"target {quantity!r} at level {level}: scope {scope!r} can remove at most "
-            f"{reduction(most):.1%} of the {'fused parameters' if quantity == 'params' else 'GFLOPs'} "
+            f"{reduction(most):.1%} of the {_QUANTITY_WORDS.get(quantity, quantity)} "
             f"(every group down to its guard).",
             hint="Lower the level, widen the scope ('backbone+neck' or 'all') or raise max_level_per_layer.")
     lo, hi = 0.0, 1.0
@@ -245,8 +249,8 @@ def _search(level: float, quantity: str, base: float, tolerance: float,
 
 
 def plan_counts(level: float, options: PrunerOptions, *, before: CostModel, groups: ScopeGroups,
-                ranked: Mapping[str, torch.Tensor], round_to: int | None, round_min: int, notes: list[str]
-                ) -> dict[str, int]:
+                ranked: Mapping[str, torch.Tensor], round_to: int | None, round_min: int, notes: list[str],
+                latency_table: Any = None) -> dict[str, int]:
     """Channels each group keeps at ``level`` under ``options``: rounding, ``round_to``, global ranking and
     the matched-cost search (``target: params|flops``). Shared by every pruner that ranks channels, so that
     they all read ``level`` the same way; warnings and notes are appended to ``notes``.
@@ -263,6 +267,17 @@ def plan_counts(level: float, options: PrunerOptions, *, before: CostModel, grou
     def cost_of(counts: Mapping[str, int]) -> tuple[int, float]:
         return _predict(before, groups, channels, counts)
 
+    if options.target == "latency":  # the search on a per-layer latency table (prunebench.speed.latency_table)
+        if latency_table is None:
+            raise UsageError("target: latency needs a latency table, and this pruner did not build one.",
+                             hint="Use a bundled pruner (l1, l2, fpgm, taylor, bn-scale, random) for target: latency, "
+                                  "or target: flops.")
+        from prunebench.speed.latency_target import LatencyCost
+
+        lat = LatencyCost(latency_table)
+        return _search(level, "latency", latency_table.model_ms, options.tolerance, counts_for,
+                       lambda counts: _predict(lat, groups, channels, counts), channels,  # type: ignore[arg-type]
+                       options.scope, notes)
     if options.target != "channels":
         base = before.params if options.target == "params" else before.gflops
         return _search(level, options.target, base, options.tolerance, counts_for, cost_of, channels,
@@ -323,7 +338,7 @@ def start_prune(model: nn.Module, level: float, context: PruneContext, options: 
 
 def check_matched_target(record: PruneRecord, level: float, options: PrunerOptions) -> None:
     """With ``target: params | flops``: store the achieved reduction and warn when it misses ``level``."""
-    if options.target == "channels":
+    if options.target in ("channels", "latency"):  # latency: measured by check_latency_target
         return
     achieved = record.params_reduction if options.target == "params" else record.flops_reduction
     record.extra["achieved_target"] = achieved
@@ -359,8 +374,14 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
                      f"({shown}): the ranking is arbitrary (lower channel indices kept); a global threshold "
                      "on these scores would prune nothing"
                      + (" - was the model sparsity-trained?" if criterion == "bn-scale" else "."))
+    table = original = None
+    if options.target == "latency":
+        from prunebench.speed.latency_target import latency_table_for
+
+        original = copy.deepcopy(model)
+        table = latency_table_for(original, before, example, options, context)
     final = plan_counts(level, options, before=before, groups=groups, ranked=ranked, round_to=round_to,
-                        round_min=round_min, notes=notes)
+                        round_min=round_min, notes=notes, latency_table=table)
     steps = options.iterative_steps
     tied: set[str] = set()
     for step in range(1, steps + 1):
@@ -388,4 +409,9 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     record = _record(name, level, options.target, options.scope, before, after, members, channels, final,
                      notes, extra)
     check_matched_target(record, level, options)
+    if table is not None and original is not None:
+        from prunebench.speed.latency_target import LatencyCost, check_latency_target
+
+        predicted = _predict(LatencyCost(table), groups, channels, final)[1]  # type: ignore[arg-type]
+        check_latency_target(record, level, options, original, model, table, predicted, example)
     return PruneResult(model=model, record=record)
