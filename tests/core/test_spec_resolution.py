@@ -110,3 +110,19 @@ def test_each_plugins_options_are_validated_once(monkeypatch: pytest.MonkeyPatch
     spec = parse_spec(BN_SCALE.format(option="lambda"))
     build_plan(spec, get_catalogue(), threads=1)
     assert len(calls) == 1, calls
+
+
+def test_a_dataset_string_is_a_registered_name_or_a_claimed_shorthand(tmp_path: Path) -> None:
+    text = BN_SCALE.format(option="lambda")
+    named = parse_spec(text.replace("dataset: {name: tea-bud-synth, options: {train: 8, val: 4, imgsz: 64}}",
+                                    "dataset: tea-bud-synth"))
+    assert (named.dataset.name, named.dataset.options) == ("tea-bud-synth", {})
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace("dataset: {name: tea-bud-synth, options: {train: 8, val: 4, imgsz: 64}}",
+                                 "dataset: my-data"))
+    with pytest.raises(SpecError) as exc:
+        load_spec(path)
+    [problem] = exc.value.problems
+    assert (problem.line, problem.field) == (2, "dataset.name")
+    assert "Unknown dataset 'my-data'" in problem.message
+    assert ".yaml" in problem.message  # says how to give a data.yaml instead
