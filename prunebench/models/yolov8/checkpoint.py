@@ -7,6 +7,7 @@ inert stand-in that only collects its state; any other global is refused; ultral
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,20 +94,12 @@ def state_dict_to_model(sd: Mapping[str, torch.Tensor], *, size: str = "n", nc: 
                         transfer: bool = False) -> DetectionModel:
     """Build a YOLOv8 whose structure and channel counts match ``sd`` (pruned or not) and load it.
 
-    With ``transfer`` and an ``nc`` other than the file's, the model is built for ``nc`` and every tensor
-    whose name and shape match is loaded (as Ultralytics' transfer learning does): the class convs (and,
-    where the class-branch width depends on nc, the whole class branch) start afresh with the official init.
+    With ``transfer`` and an ``nc`` other than the file's, every weight of the file is loaded and only the
+    final class convs are created anew for ``nc`` (official bias init). Ultralytics instead rebuilds the model
+    for ``nc`` and loads what fits, which also re-initialises the class branch where its width depends on nc.
     """
     file_nc = _nc(sd)
     det = _detect_prefix(sd)
-    if transfer and nc is not None and nc != file_nc:
-        model = build_yolov8(size, nc, repeats=_repeats(sd))
-        own = model.state_dict()
-        keep = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
-        model.load_state_dict(keep, strict=False)
-        model.transferred = (len(keep), len(own))  # type: ignore[assignment]
-        model.names = [str(i) for i in range(nc)]
-        return model
     model = build_yolov8(size, file_nc, repeats=_repeats(sd))
     resize_to_state_dict(model, sd)
     for layer in model.model:
@@ -123,7 +116,24 @@ def state_dict_to_model(sd: Mapping[str, torch.Tensor], *, size: str = "n", nc: 
     if not isinstance(model.model[-1], Detect) or f"model.{len(model.model) - 1}" != det:
         raise UsageError(f"{source}: the Detect head is at {det}, expected model.{len(model.model) - 1}.")
     model.names = list(names) if names and len(names) == file_nc else [str(i) for i in range(file_nc)]
+    if transfer and nc is not None and nc != file_nc:
+        _rehead(model, nc)
     return model
+
+
+def _rehead(model: DetectionModel, nc: int) -> None:
+    """Replace Detect's final class convs by fresh ones for ``nc`` classes (official init)."""
+    head = model.model[-1]
+    for i, branch in enumerate(head.cv3):
+        old = branch[-1]
+        new = nn.Conv2d(old.in_channels, nc, 1).to(old.weight.device)
+        new.bias.data[:] = math.log(5 / nc / (640 / float(head.stride[i])) ** 2)
+        branch[-1] = new
+    head.nc, head.no = nc, nc + 4 * head.reg_max
+    head._anchor_key = None
+    model.yaml["nc"] = nc
+    model.names = [str(i) for i in range(nc)]
+    head.np = sum(p.numel() for p in head.parameters())
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, *, name: str, half: bool = False,
