@@ -65,14 +65,14 @@ def coupled_groups(model: nn.Module, family: ModelFamily, scope: str,
 
 def _predict(cost: CostModel, groups: ScopeGroups, channels: Mapping[str, int],
              counts: Mapping[str, int]) -> tuple[int, float]:
-    removed_out: dict[str, int] = {}
+    removed_out: dict[str, float] = {}
     removed_in: dict[str, float] = {}
     for key, keep in counts.items():
         k = channels[key] - keep
         if k <= 0:
             continue
-        for name in groups.members[key]:
-            removed_out[name] = removed_out.get(name, 0) + k
+        for name in groups.members[key]:  # a partly tied conv loses its share of the removed channels
+            removed_out[name] = removed_out.get(name, 0) + k * groups.shares.get(key, {}).get(name, 1.0)
         for name, per_channel in groups.inputs[key]:
             removed_in[name] = removed_in.get(name, 0) + k * per_channel
     return cost.predict(removed_out, removed_in)
@@ -395,7 +395,7 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
                 continue
             if levels.cut_is_tied(scores[key], keep):
                 tied.add(key)
-            idx = levels.keep_indices(scores[key], keep)
+            idx = groups.keep_parts(key, levels.keep_indices(scores[key], keep), scores[key])
             prune_group(groups, key, sorted(set(range(view.channels)) - set(idx)))
     if tied and criterion != "random":
         notes.append(f"tied scores at the cut in {len(tied)} of {len(channels)} groups (lower channel "
