@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "handle"]
@@ -39,11 +40,13 @@ def add_parser(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from prunebench.metrics.coco import coco_evaluate
-    from prunebench.metrics.cocofile import load_coco_inputs
+    from prunebench.metrics.coco import coco_evaluate_columns
+    from prunebench.metrics.cocofile import load_coco_arrays
 
-    gt, dets = load_coco_inputs(args.gt, args.pred)
-    res = coco_evaluate(gt, dets)
+    gt, dets = load_coco_arrays(args.gt, args.pred)  # every problem of a file at once; odd values warned
+    for warning in dets.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    res = coco_evaluate_columns(gt, dets.image_id, dets.category_id, dets.boxes, dets.scores)
     if args.json:
         out: dict[str, Any] = dict(res.summary)
         if args.per_category:

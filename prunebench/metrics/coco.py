@@ -33,6 +33,7 @@ __all__ = [
     "CocoResult",
     "coco_evaluate",
     "coco_evaluate_arrays",
+    "coco_evaluate_columns",
     "coco_evaluate_images",
     "to_coco",
 ]
@@ -114,6 +115,16 @@ def coco_evaluate(gt: Mapping[str, Any], dets: Sequence[Mapping[str, Any]]) -> C
     detections of images it does not list raise ``ValueError``. Use
     :func:`prunebench.metrics.cocofile.load_coco_inputs` to validate untrusted files first.
     """
+    dets = list(dets)
+    return coco_evaluate_columns(gt, _ids(list(map(itemgetter("image_id"), dets))),
+                                 _ids(list(map(itemgetter("category_id"), dets))), _boxes(dets),
+                                 np.fromiter(map(itemgetter("score"), dets), dtype=np.float64, count=len(dets)))
+
+
+def coco_evaluate_columns(gt: Mapping[str, Any], image_id: np.ndarray, category_id: np.ndarray, boxes: np.ndarray,
+                          scores: np.ndarray) -> CocoResult:
+    """:func:`coco_evaluate` with the detections as columns (ids as written, boxes ``[n, 4]`` xywh, scores),
+    e.g. :class:`prunebench.metrics.cocofile.CocoResults` (``prunebench evaluate`` reads files into them)."""
     img_ids = np.unique(_ids([im["id"] for im in gt.get("images", [])]))
     cat_ids = np.unique(_ids([c["id"] for c in gt.get("categories", [])]))
     anns = list(gt.get("annotations", []))
@@ -124,15 +135,13 @@ def coco_evaluate(gt: Mapping[str, Any], dets: Sequence[Mapping[str, Any]]) -> C
     g_img = _index_of(_ids(list(map(itemgetter("image_id"), anns))), img_ids)
     g_cat = _index_of(_ids(list(map(itemgetter("category_id"), anns))), cat_ids)
     keep = (g_img >= 0) & (g_cat >= 0)  # annotations of unlisted images/categories take no part
-
-    dets = list(dets)
-    d_box = _boxes(dets)
-    d_score = np.fromiter(map(itemgetter("score"), dets), dtype=np.float64, count=len(dets))
-    d_img = _index_of(_ids(list(map(itemgetter("image_id"), dets))), img_ids)
-    d_cat = _index_of(_ids(list(map(itemgetter("category_id"), dets))), cat_ids)
+    d_box = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    d_score = np.asarray(scores, dtype=np.float64)
+    d_img = _index_of(np.asarray(image_id), img_ids)
+    d_cat = _index_of(np.asarray(category_id), cat_ids)
     if np.any(d_img < 0):
         bad = int(np.argmax(d_img < 0))
-        raise ValueError(f"detection [{bad}] has image_id {dets[bad]['image_id']!r}, which the ground truth does "
+        raise ValueError(f"detection [{bad}] has image_id {image_id[bad]!r}, which the ground truth does "
                          "not list (results do not correspond to the ground truth)")
     dkeep = d_cat >= 0
     return coco_evaluate_arrays(

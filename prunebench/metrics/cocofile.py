@@ -1,10 +1,26 @@
-"""Loading and validating COCO ground-truth and results files, with errors that name file, index and field."""
+"""Loading and validating COCO ground-truth and results files: what pycocotools accepts, every problem at once.
+
+A results file is accepted whenever pycocotools' ``COCO.loadRes`` + ``COCOeval`` would evaluate it: boxes
+may start at negative x or y (detectors emit them), widths and heights may be any finite numbers, scores
+any finite numbers, and detections of categories the ground truth does not list are ignored. Values that
+are legal but odd (negative widths or scores, unknown categories, no detections at all) give warnings.
+Refused, with every problem listed: a file that is not a JSON list of objects, a missing key, a value of
+the wrong type, a bbox without 4 numbers, NaN or infinite values (pycocotools' numbers for them depend on
+how NaN compares), and image ids the ground truth does not list (pycocotools refuses those too). A ground
+truth with duplicate image, category or annotation ids is refused (pycocotools would silently keep one).
+
+Files are parsed with orjson and checked column by column with numpy, so a 5,000-image file with 250,000
+detections is read, checked and turned into arrays in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +28,17 @@ import numpy as np
 
 from prunebench.errors import UsageError
 
-__all__ = ["load_coco_inputs", "load_json", "validate_detections", "validate_ground_truth"]
+__all__ = ["CocoResults", "load_coco_arrays", "load_coco_inputs", "load_json", "read_results",
+           "validate_detections", "validate_ground_truth"]
 
-_BOX_ALLOWED = "a list of 4 finite, non-negative numbers [x, y, width, height]"
 _GT_HINT = ("A COCO ground-truth file is an object with 'images' [{'id'}], 'categories' [{'id'}] and "
             "'annotations' [{'id', 'image_id', 'category_id', 'bbox', 'area', 'iscrowd'}].")
 _DT_HINT = ("A COCO results file is a list of {'image_id', 'category_id', 'bbox': [x, y, w, h], 'score'} "
             "objects, one per detection.")
+_BOX_ALLOWED = "a list of 4 finite numbers [x, y, width, height]"
+#: problems listed per file (the rest are counted)
+MAX_LISTED = 20
+_EXACT_INT = 2**53  # ids above this do not survive a float64 round trip
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -34,19 +54,75 @@ def _type_name(value: Any) -> str:
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
 
 
-def load_json(path: str | Path, hint: str | None = None) -> Any:
-    """Read a JSON file; a missing file or invalid JSON is a :class:`UsageError` naming the file and line."""
+class _Problems:
+    """Problems of one file, collected and raised together (the first :data:`MAX_LISTED` listed)."""
+
+    def __init__(self, name: str, hint: str) -> None:
+        self.name, self.hint = name, hint
+        self.items: list[str] = []
+        self.count = 0
+
+    def add(self, text: str) -> None:
+        self.count += 1
+        if len(self.items) < MAX_LISTED:
+            self.items.append(text)
+
+    def raise_if_any(self) -> None:
+        if not self.count:
+            return
+        more = f"\n  ... and {self.count - len(self.items)} more" if self.count > len(self.items) else ""
+        head = f"{self.name}: {self.count} problem{'s' if self.count > 1 else ''}"
+        raise UsageError(head + "\n" + "\n".join(f"  {self.name}: {t}" for t in self.items) + more, hint=self.hint)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading JSON
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_bytes(path: str | Path, hint: str | None) -> bytes:
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{p}: is a folder, not a JSON file.", hint=hint)
     if not p.is_file():
         raise UsageError(f"{p}: file not found.", hint=hint)
     try:
-        with p.open("rb") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-                         hint=hint) from None
+        return p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{p}: cannot be read ({exc.strerror or exc}).", hint=hint) from None
+
+
+def _parse(raw: bytes, name: str, hint: str | None) -> Any:
+    """JSON text to Python objects: orjson, else the standard parser (which, like pycocotools' json.load,
+    also reads NaN and Infinity)."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency
+        orjson = None  # type: ignore[assignment]
+    if orjson is not None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(f"{name}: not valid JSON (UTF-16 text; JSON files are UTF-8).", hint=hint)
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{p}: not valid JSON (not UTF-8 text: {exc.reason}).", hint=hint) from None
+        raise UsageError(f"{name}: not valid JSON (not UTF-8 text: {exc.reason}).", hint=hint) from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+                         hint=hint) from None
+
+
+def load_json(path: str | Path, hint: str | None = None) -> Any:
+    """Read a JSON file; a missing file or invalid JSON is a :class:`UsageError` naming the file and line."""
+    return _parse(_read_bytes(path, hint), str(path), hint)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ground truth
+# --------------------------------------------------------------------------------------------------
 
 
 def _is_int(v: Any) -> bool:
@@ -57,84 +133,239 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _fail(where: str, what: str, value: Any, allowed: str, hint: str) -> UsageError:
-    return UsageError(f"{where}: {what}: got {_short(value)}; expected {allowed}.", hint=hint)
-
-
-def _check_box(where: str, box: Any, hint: str) -> None:
-    if not isinstance(box, list) or len(box) != 4 or not all(_is_num(v) for v in box):
-        raise _fail(where, "bad bbox", box, _BOX_ALLOWED, hint)
-    if not all(math.isfinite(v) for v in box):
-        raise _fail(where, "bbox has a NaN or infinite value", box, _BOX_ALLOWED, hint)
-    if any(v < 0 for v in box):
-        raise _fail(where, "bbox has a negative value", box, _BOX_ALLOWED,
-                    hint + " Boxes must lie in the image: clip x and y to >= 0 (and width, height are sizes).")
-
-
-def _check_list_of_objects(name: str, items: Any, field: str, hint: str) -> list[dict[str, Any]]:
+def _objects(p: _Problems, items: Any, field_name: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
-        raise UsageError(f"{name}: '{field}' must be a list, got {_type_name(items)}.", hint=hint)
+        p.add(f"'{field_name}' must be a list, got {_type_name(items)}.")
+        return []
+    out = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise UsageError(f"{name}: {field}[{i}] must be an object, got {_type_name(item)} "
-                             f"{_short(item)}.", hint=hint)
-    return items
+        if isinstance(item, dict):
+            out.append(item)
+        else:
+            p.add(f"{field_name}[{i}] must be an object, got {_type_name(item)} {_short(item)}.")
+    return out
 
 
-def _require(name: str, where: str, item: dict[str, Any], key: str, check: Callable[[Any], bool], allowed: str,
-             hint: str) -> Any:
-    if key not in item:
-        raise UsageError(f"{name}: {where}: missing key '{key}' ({allowed}); the object has keys "
-                         f"{sorted(item)}.", hint=hint)
-    value = item[key]
-    if not check(value):
-        raise _fail(f"{name}: {where}.{key}", f"bad '{key}'", value, allowed, hint)
-    return value
+def _unique_ids(p: _Problems, items: list[dict[str, Any]], field_name: str) -> list[Any]:
+    ids: list[Any] = []
+    first: dict[Any, int] = {}
+    for i, item in enumerate(items):
+        if "id" not in item:
+            p.add(f"{field_name}[{i}]: missing key 'id' (an integer id); the object has keys {sorted(item)}.")
+            continue
+        v = item["id"]
+        if not _is_int(v):
+            p.add(f"{field_name}[{i}].id: bad 'id': got {_short(v)}; expected an integer id.")
+            continue
+        if v in first:
+            p.add(f"{field_name}[{i}].id: duplicate id {v} (also {field_name}[{first[v]}]); ids must be unique.")
+            continue
+        first[v] = i
+        ids.append(v)
+    return ids
 
 
-def validate_ground_truth(gt: Any, name: str = "annotations.json") -> dict[str, Any]:
-    """Check a COCO ground-truth dict; raise :class:`UsageError` at the first problem."""
+def _box_problem(box: Any) -> str | None:
+    if not isinstance(box, list) or len(box) != 4 or not all(_is_num(v) for v in box):
+        return f"got {_short(box)}; expected {_BOX_ALLOWED}"
+    if not all(math.isfinite(v) for v in box):
+        return f"NaN or infinite value: got {_short(box)}; expected {_BOX_ALLOWED}"
+    return None
+
+
+def _gt_fast_ok(gt: dict[str, Any]) -> int | None:
+    """The number of annotation boxes with a negative width or height when the ground truth is well formed
+    (checked column by column), else None ('look record by record')."""
+    images, cats, anns = gt["images"], gt["categories"], gt["annotations"]
+    if not (type(images) is list and type(cats) is list and type(anns) is list and cats):
+        return None
+    if set(map(type, images)) - {dict} or set(map(type, cats)) - {dict} or set(map(type, anns)) - {dict}:
+        return None
+    try:
+        img_ids = list(map(itemgetter("id"), images))
+        cat_ids = list(map(itemgetter("id"), cats))
+        cols = [list(map(itemgetter(k), anns)) for k in ("id", "image_id", "category_id", "bbox")]
+    except KeyError:
+        return None
+    ids = [img_ids, cat_ids, *cols[:3]]
+    if any(set(map(type, col)) - {int} for col in ids):
+        return None
+    boxes = cols[3]
+    if anns and (set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}):
+        return None
+    if set(map(type, chain.from_iterable(boxes))) - {int, float}:
+        return None
+    areas = [a["area"] for a in anns if "area" in a]
+    crowd = [a["iscrowd"] for a in anns if "iscrowd" in a]
+    if set(map(type, areas)) - {int, float} or not set(crowd) <= {0, 1}:
+        return None
+    try:
+        arrays = [np.fromiter(col, dtype=np.int64, count=len(col)) for col in ids]
+    except OverflowError:
+        return None
+    img_a, cat_a, ann_a, ann_img, ann_cat = arrays
+    for a in (img_a, cat_a, ann_a):
+        if len(np.unique(a)) != len(a):
+            return None
+    if not (np.all(np.isin(ann_img, img_a)) and np.all(np.isin(ann_cat, cat_a))):
+        return None
+    box_a = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * len(boxes)).reshape(-1, 4)
+    area_a = np.asarray(areas, dtype=np.float64)
+    if not (np.all(np.isfinite(box_a)) and np.all(np.isfinite(area_a)) and np.all(area_a >= 0)):
+        return None
+    return int(np.count_nonzero((box_a[:, 2] < 0) | (box_a[:, 3] < 0)))
+
+
+def validate_ground_truth(gt: Any, name: str = "annotations.json",
+                          warnings: list[str] | None = None) -> dict[str, Any]:
+    """Check a COCO ground-truth dict; raise one :class:`UsageError` listing every problem found.
+
+    Legal but odd values (a box with a negative width or height) are appended to ``warnings``. A well
+    formed file is checked column by column; only a file with problems is read record by record.
+    """
+    p = _Problems(name, _GT_HINT)
+    if isinstance(gt, dict) and all(k in gt for k in ("images", "annotations", "categories")):
+        odd_fast = _gt_fast_ok(gt)
+        if odd_fast is not None:
+            if odd_fast and warnings is not None:
+                warnings.append(f"{name}: {odd_fast} annotation box{'es have' if odd_fast > 1 else ' has'} a "
+                                f"negative width or height; evaluated as written (as pycocotools does).")
+            return gt
     if not isinstance(gt, dict):
         raise UsageError(f"{name}: the top level must be an object, got {_type_name(gt)}.", hint=_GT_HINT)
-    for key in ("images", "annotations", "categories"):
-        if key not in gt:
-            raise UsageError(f"{name}: missing key '{key}' at the top level (found {sorted(gt)}).", hint=_GT_HINT)
-    images = _check_list_of_objects(name, gt["images"], "images", _GT_HINT)
-    cats = _check_list_of_objects(name, gt["categories"], "categories", _GT_HINT)
-    anns = _check_list_of_objects(name, gt["annotations"], "annotations", _GT_HINT)
-    img_ids: set[int] = set()
-    for i, im in enumerate(images):
-        img_ids.add(_require(name, f"images[{i}]", im, "id", _is_int, "an integer id", _GT_HINT))
-    cat_ids: set[int] = set()
-    for i, c in enumerate(cats):
-        cat_ids.add(_require(name, f"categories[{i}]", c, "id", _is_int, "an integer id", _GT_HINT))
-    if not cats:
-        raise UsageError(f"{name}: 'categories' is empty; at least one category is needed.", hint=_GT_HINT)
+    missing = [k for k in ("images", "annotations", "categories") if k not in gt]
+    if missing:
+        raise UsageError(f"{name}: missing key{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(repr(k) for k in missing)} at the top level (found {sorted(gt)}).",
+                         hint=_GT_HINT)
+    images = _objects(p, gt["images"], "images")
+    cats = _objects(p, gt["categories"], "categories")
+    anns = _objects(p, gt["annotations"], "annotations")
+    img_ids = set(_unique_ids(p, images, "images"))
+    cat_ids = set(_unique_ids(p, cats, "categories"))
+    if isinstance(gt["categories"], list) and not gt["categories"]:
+        p.add("'categories' is empty; at least one category is needed.")
+    _unique_ids(p, anns, "annotations")
+    odd = 0
     for i, a in enumerate(anns):
         where = f"annotations[{i}]"
-        _require(name, where, a, "id", _is_int, "an integer id", _GT_HINT)
-        img = _require(name, where, a, "image_id", _is_int, "an integer image id", _GT_HINT)
-        if img not in img_ids:
-            raise _fail(f"{name}: {where}.image_id", "unknown image id", img, "an id listed in 'images'", _GT_HINT)
-        cat = _require(name, where, a, "category_id", _is_int, "an integer category id", _GT_HINT)
-        if cat not in cat_ids:
-            raise _fail(f"{name}: {where}.category_id", "unknown category id", cat,
-                        f"one of the ids listed in 'categories' ({_short(sorted(cat_ids), 60)})", _GT_HINT)
+        for key, known, what in (("image_id", img_ids, "image"), ("category_id", cat_ids, "category")):
+            if key not in a:
+                p.add(f"{where}: missing key '{key}' (an integer {what} id).")
+            elif not _is_int(a[key]):
+                p.add(f"{where}.{key}: bad '{key}': got {_short(a[key])}; expected an integer {what} id.")
+            elif a[key] not in known:
+                listed = f" ({_short(sorted(known), 60)})" if what == "category" else ""
+                p.add(f"{where}.{key}: unknown {what} id: got {a[key]}; expected an id listed in "
+                      f"'{what if what == 'category' else 'image'}s'{listed}.")
         if "bbox" not in a:
-            raise UsageError(f"{name}: {where}: missing key 'bbox' ({_BOX_ALLOWED}).", hint=_GT_HINT)
-        _check_box(f"{name}: {where}.bbox", a["bbox"], _GT_HINT)
+            p.add(f"{where}: missing key 'bbox' ({_BOX_ALLOWED}).")
+        else:
+            why = _box_problem(a["bbox"])
+            if why:
+                p.add(f"{where}.bbox: {why}.")
+            elif a["bbox"][2] < 0 or a["bbox"][3] < 0:
+                odd += 1
         if "area" in a and not (_is_num(a["area"]) and math.isfinite(a["area"]) and a["area"] >= 0):
-            raise _fail(f"{name}: {where}.area", "bad 'area'", a["area"], "a finite, non-negative number", _GT_HINT)
+            p.add(f"{where}.area: bad 'area': got {_short(a['area'])}; expected a finite, non-negative number.")
         if "iscrowd" in a and a["iscrowd"] not in (0, 1):
-            raise _fail(f"{name}: {where}.iscrowd", "bad 'iscrowd'", a["iscrowd"], "0 or 1", _GT_HINT)
+            p.add(f"{where}.iscrowd: bad 'iscrowd': got {_short(a['iscrowd'])}; expected 0 or 1.")
+    p.raise_if_any()
+    if odd and warnings is not None:
+        warnings.append(f"{name}: {odd} annotation box{'es have' if odd > 1 else ' has'} a negative width or "
+                        f"height; evaluated as written (as pycocotools does).")
     return gt
 
 
-def validate_detections(dets: Any, gt: dict[str, Any], name: str = "detections.json") -> list[dict[str, Any]]:
-    """Check a COCO results list against its (validated) ground truth; raise :class:`UsageError` if bad.
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
 
-    The common case (every record well formed) is checked with numpy; only when something is wrong does
-    a record-by-record pass find the first bad index to report.
+
+@dataclass
+class CocoResults:
+    """A results file as columns: image and category ids as written, boxes ``[n, 4]`` xywh, scores."""
+
+    image_id: np.ndarray
+    category_id: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _int_column(values: list[Any]) -> np.ndarray | None:
+    """Integer ids as int64 (integral floats allowed: pycocotools compares 1.0 == 1), else None."""
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        try:
+            return np.fromiter(values, dtype=np.int64, count=len(values))
+        except OverflowError:
+            return None
+    if kinds <= {int, float}:
+        col = np.fromiter(values, dtype=np.float64, count=len(values))
+        if np.all(np.isfinite(col)) and np.all(col == np.round(col)) and np.all(np.abs(col) < _EXACT_INT):
+            return col.astype(np.int64)
+    return None
+
+
+def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The four columns when every record is well typed (checked type by type, not record by record)."""
+    if set(map(type, dets)) - {dict}:
+        return None
+    try:
+        img = list(map(itemgetter("image_id"), dets))
+        cat = list(map(itemgetter("category_id"), dets))
+        boxes = list(map(itemgetter("bbox"), dets))
+        scores = list(map(itemgetter("score"), dets))
+    except KeyError:
+        return None
+    n = len(dets)
+    if n and (set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}):
+        return None
+    if set(map(type, chain.from_iterable(boxes))) - {int, float} or set(map(type, scores)) - {int, float}:
+        return None
+    img_a, cat_a = _int_column(img), _int_column(cat)
+    if img_a is None or cat_a is None:
+        return None
+    box_a = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * n).reshape(n, 4)
+    return img_a, cat_a, box_a, np.fromiter(scores, dtype=np.float64, count=n)
+
+
+def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
+    """The slow pass, only for a file that has problems: each record's, listed by index."""
+    for i, d in enumerate(dets):
+        if not isinstance(d, dict):
+            p.add(f"[{i}] must be an object, got {_type_name(d)} {_short(d)}.")
+            continue
+        missing = [k for k in ("image_id", "category_id", "bbox", "score") if k not in d]
+        for k in missing:
+            p.add(f"[{i}]: missing key '{k}'; the object has keys {sorted(d)}.")
+        for key, what in (("image_id", "image"), ("category_id", "category")):
+            v = d.get(key)
+            if key in d and not (_is_num(v) and math.isfinite(v) and v == round(v)):
+                p.add(f"[{i}].{key}: bad '{key}': got {_short(v)}; expected an integer {what} id.")
+            elif key == "image_id" and key in d and v not in img_ids:
+                p.add(f"[{i}].image_id: unknown image id: got {_short(v)}; expected an id listed in the ground "
+                      f"truth's 'images' (pycocotools refuses such results too).")
+        if "bbox" in d:
+            why = _box_problem(d["bbox"])
+            if why:
+                p.add(f"[{i}].bbox: {why}.")
+        if "score" in d and not (_is_num(d["score"]) and math.isfinite(d["score"])):
+            p.add(f"[{i}].score: got {_short(d['score'])}; expected a finite number.")
+
+
+def _listed(where: Iterable[int], values: Sequence[Any], what: str) -> list[str]:
+    return [f"[{i}].{what}: got {_short(values[i])}" for i in where]
+
+
+def read_results(dets: Any, img_ids: np.ndarray, cat_ids: np.ndarray, name: str = "detections.json") -> CocoResults:
+    """A parsed results file as :class:`CocoResults`, checked against the ground truth's (sorted) ids.
+
+    Raises one :class:`UsageError` listing every problem; legal but odd values become warnings.
     """
     if isinstance(dets, dict) and "annotations" in dets:
         raise UsageError(f"{name}: the top level is an object with 'annotations'; a results file is a plain "
@@ -142,66 +373,84 @@ def validate_detections(dets: Any, gt: dict[str, Any], name: str = "detections.j
     if not isinstance(dets, list):
         raise UsageError(f"{name}: the top level must be a list of detections, got {_type_name(dets)}.",
                          hint=_DT_HINT)
-    img_ids = np.array(sorted({im["id"] for im in gt["images"]}), dtype=np.int64)
-    cat_ids = np.array(sorted({c["id"] for c in gt["categories"]}), dtype=np.int64)
-    if _fast_ok(dets, img_ids, cat_ids):
-        return dets
-    known_img, known_cat = set(img_ids.tolist()), set(cat_ids.tolist())
-    for i, d in enumerate(dets):
-        where = f"[{i}]"
-        if not isinstance(d, dict):
-            raise UsageError(f"{name}: {where} must be an object, got {_type_name(d)} {_short(d)}.", hint=_DT_HINT)
-        img = _require(name, where, d, "image_id", _is_int, "an integer image id", _DT_HINT)
-        if img not in known_img:
-            raise _fail(f"{name}: {where}.image_id", "unknown image id", img,
-                        "an id listed in the ground truth's 'images'", _DT_HINT)
-        cat = _require(name, where, d, "category_id", _is_int, "an integer category id", _DT_HINT)
-        if cat not in known_cat:
-            raise _fail(f"{name}: {where}.category_id", "unknown category id", cat,
-                        f"one of the ground truth's category ids ({_short(sorted(known_cat), 60)})", _DT_HINT)
-        if "bbox" not in d:
-            raise UsageError(f"{name}: {where}: missing key 'bbox' ({_BOX_ALLOWED}).", hint=_DT_HINT)
-        _check_box(f"{name}: {where}.bbox", d["bbox"], _DT_HINT)
-        score = _require(name, where, d, "score", _is_num, "a finite number >= 0", _DT_HINT)
-        if not math.isfinite(score):
-            raise _fail(f"{name}: {where}.score", "score is NaN or infinite", score, "a finite number >= 0",
-                        _DT_HINT)
-        if score < 0:
-            raise _fail(f"{name}: {where}.score", "score is negative", score, "a finite number >= 0", _DT_HINT)
+    p = _Problems(name, _DT_HINT)
+    cols = _columns(dets)
+    if cols is None:
+        _record_problems(p, dets, set(img_ids.tolist()))
+        p.raise_if_any()
+        cols = _columns(dets)  # pragma: no cover - the slow pass finds what the fast one refused
+        if cols is None:
+            raise UsageError(f"{name}: not a COCO results file.", hint=_DT_HINT)
+    img, cat, boxes, scores = cols
+    bad_box = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+    for i in bad_box[:MAX_LISTED].tolist():
+        p.add(f"[{i}].bbox: NaN or infinite value: got {_short(dets[i]['bbox'])}; expected {_BOX_ALLOWED}.")
+    p.count += max(0, len(bad_box) - MAX_LISTED)
+    bad_score = np.flatnonzero(~np.isfinite(scores))
+    for i in bad_score[:MAX_LISTED].tolist():
+        p.add(f"[{i}].score: NaN or infinite: got {_short(dets[i]['score'])}; expected a finite number.")
+    p.count += max(0, len(bad_score) - MAX_LISTED)
+    unknown_img = np.flatnonzero(~np.isin(img, img_ids))
+    for i in unknown_img[:MAX_LISTED].tolist():
+        p.add(f"[{i}].image_id: unknown image id: got {_short(dets[i]['image_id'])}; expected an id listed in "
+              f"the ground truth's 'images' (pycocotools refuses such results too).")
+    p.count += max(0, len(unknown_img) - MAX_LISTED)
+    p.raise_if_any()
+    res = CocoResults(img, cat, boxes, scores)
+    _warn(res, name, cat_ids)
+    return res
+
+
+def _warn(res: CocoResults, name: str, cat_ids: np.ndarray) -> None:
+    n = len(res)
+    if n == 0:
+        res.warnings.append(f"{name}: no detections; every AP and AR is 0.")
+        return
+    checks: list[tuple[np.ndarray, Callable[[int, str], str]]] = [
+        (~np.isin(res.category_id, cat_ids), lambda k, ex: (
+            f"{k} detection{'s' if k > 1 else ''} of categories the ground truth does not list ({ex}) "
+            f"{'are' if k > 1 else 'is'} ignored, as pycocotools does.")),
+        ((res.boxes[:, 2] < 0) | (res.boxes[:, 3] < 0), lambda k, ex: (
+            f"{k} box{'es have' if k > 1 else ' has'} a negative width or height (e.g. {ex}); evaluated as "
+            f"written, as pycocotools does: check that boxes are [x, y, width, height].")),
+        (res.scores < 0, lambda k, ex: f"{k} negative score{'s' if k > 1 else ''} (e.g. {ex}); ranked as written."),
+    ]
+    for mask, text in checks:
+        k = int(mask.sum())
+        if k:
+            where = np.flatnonzero(mask)[:3].tolist()
+            res.warnings.append(f"{name}: " + text(k, ", ".join(f"[{i}]" for i in where)))
+
+
+def validate_detections(dets: Any, gt: dict[str, Any], name: str = "detections.json",
+                        warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """Check a COCO results list against its (validated) ground truth; raise :class:`UsageError` listing
+    every problem. Returns ``dets`` unchanged; warnings are appended to ``warnings``."""
+    img_ids, cat_ids = _gt_ids(gt)
+    res = read_results(dets, img_ids, cat_ids, name)
+    if warnings is not None:
+        warnings += res.warnings
     return dets
 
 
-def _fast_ok(dets: list[Any], img_ids: np.ndarray, cat_ids: np.ndarray) -> bool:
-    """True when every record is well formed (vectorised); False means 'look record by record'."""
-    keys = {"image_id", "category_id", "bbox", "score"}
-    try:
-        if not all(type(d) is dict and keys <= d.keys() for d in dets):
-            return False
-        n = len(dets)
-        img = [d["image_id"] for d in dets]
-        cat = [d["category_id"] for d in dets]
-        if not all(type(v) is int for v in img) or not all(type(v) is int for v in cat):
-            return False
-        boxes = [d["bbox"] for d in dets]
-        if not all(type(b) is list and len(b) == 4 for b in boxes):
-            return False
-        if not all(type(v) in (int, float) for b in boxes for v in b):
-            return False
-        scores = [d["score"] for d in dets]
-        if not all(type(v) in (int, float) for v in scores):
-            return False
-        b = np.array(boxes, dtype=np.float64).reshape(n, 4)
-        s = np.array(scores, dtype=np.float64)
-        if not (np.all(np.isfinite(b)) and np.all(b >= 0) and np.all(np.isfinite(s)) and np.all(s >= 0)):
-            return False
-        ia, ca = np.array(img, dtype=np.int64), np.array(cat, dtype=np.int64)
-        return bool(np.all(np.isin(ia, img_ids)) and np.all(np.isin(ca, cat_ids)))
-    except (OverflowError, ValueError, TypeError):
-        return False
+def _gt_ids(gt: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    img_ids = np.array(sorted({im["id"] for im in gt["images"]}), dtype=np.int64)
+    cat_ids = np.array(sorted({c["id"] for c in gt["categories"]}), dtype=np.int64)
+    return img_ids, cat_ids
 
 
 def load_coco_inputs(gt_path: str | Path, pred_path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Load and validate a ground-truth file and a results file (errors name the file and the index)."""
+    """Load and validate a ground-truth file and a results file (errors name the file and every index)."""
     gt = validate_ground_truth(load_json(gt_path, hint=_GT_HINT), name=str(gt_path))
     dets = validate_detections(load_json(pred_path, hint=_DT_HINT), gt, name=str(pred_path))
     return gt, dets
+
+
+def load_coco_arrays(gt_path: str | Path, pred_path: str | Path) -> tuple[dict[str, Any], CocoResults]:
+    """The validated ground truth (a dict) and the results as columns, with the warnings of both files."""
+    warnings: list[str] = []
+    gt = validate_ground_truth(load_json(gt_path, hint=_GT_HINT), name=str(gt_path), warnings=warnings)
+    img_ids, cat_ids = _gt_ids(gt)
+    res = read_results(load_json(pred_path, hint=_DT_HINT), img_ids, cat_ids, name=str(pred_path))
+    res.warnings[:0] = warnings
+    return gt, res
