@@ -163,6 +163,8 @@ class PruneContext:
     seed: int = 0
     device: str = "cpu"
     imgsz: int = 640
+    #: a folder where measurements may be cached across prunes (the run folder's ``cache/``), or None
+    cache_dir: Path | None = None
 
 
 @dataclass

@@ -260,7 +260,8 @@ def _prune(ctx: _Ctx) -> StageResult:
                                int(inputs["calibration_batches"]), ctx.device)
     pctx = PruneContext(family=family, example_inputs=family.example_inputs(imgsz).to(ctx.device),
                         calibration=calibration, loss_fn=family.loss(model, family.default_hyp()),
-                        seed=int(inputs["seed"]), device=ctx.device, imgsz=imgsz)
+                        seed=int(inputs["seed"]), device=ctx.device, imgsz=imgsz,
+                        cache_dir=ctx.run_dir / "cache")
     model = model.to(ctx.device)
     t0 = time.perf_counter()
     result = pruner.prune(model, float(inputs["level"]), pctx)
