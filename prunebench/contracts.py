@@ -132,6 +132,14 @@ class ModelFamily(_Plugin, ABC):
     def default_hyp(self) -> dict[str, float]:
         """Default training hyper-parameters (YOLOv5: hyp.scratch-low)."""
 
+    def train_recipe(self) -> dict[str, Any]:
+        """The family's choices for the budget settings a spec leaves at ``family``/unset.
+
+        Keys: ``optimizer`` (SGD, Adam, AdamW or auto), ``close_mosaic`` (epochs), ``warmup_min_iters`` and
+        ``fitness`` (yolov5 or map50-95). The default is YOLOv5's train.py.
+        """
+        return {"optimizer": "SGD", "close_mosaic": 0, "warmup_min_iters": 100, "fitness": "yolov5"}
+
     @abstractmethod
     def save(self, model: nn.Module, path: str | Path, **meta: Any) -> Path:
         """Save a (possibly pruned) model so that :meth:`load` rebuilds it without re-pruning."""

@@ -38,12 +38,22 @@ class TrainConfig(BaseModel):
     channels_last: bool = Field(False, description="train in channels-last memory format (NHWC); see "
                                                    "docs/training.md for when it is faster")
     cos_lr: bool = Field(False, description="cosine learning-rate schedule instead of linear")
-    close_mosaic: int = Field(0, ge=0, description="turn mosaic off for the last N epochs")
+    close_mosaic: int | None = Field(None, ge=0, description="turn mosaic off for the last N epochs (default: the "
+                                                           "model family's recipe: YOLOv5 0, YOLOv8 10)")
     val_every: int = Field(1, ge=1, description="validate every N epochs (and always after the last)")
     patience: int = Field(0, ge=0, description="stop after N epochs without fitness improvement (0: never)")
-    warmup_epochs: float = Field(3.0, ge=0, description="warm-up epochs (at least 100 iterations, as YOLOv5)")
+    warmup_epochs: float = Field(3.0, ge=0, description="warm-up epochs (at least warmup_min_iters iterations)")
+    warmup_min_iters: int | None = Field(
+        None, ge=0, description="floor of the warm-up in iterations (default: the family's recipe: YOLOv5 100, "
+                                "YOLOv8 none)")
     amp: bool = Field(True, description="mixed precision on CUDA (ignored on CPU)")
-    optimizer: Literal["SGD", "Adam", "AdamW"] = Field("SGD", description="optimizer")
+    optimizer: Literal["SGD", "Adam", "AdamW", "auto", "family"] = Field(
+        "family", description="optimizer; auto: Ultralytics' rule (AdamW at lr0 = 0.01 / (4 + nc), momentum 0.9, "
+                              "for up to 10000 iterations, else SGD at 0.01); family: the model family's recipe "
+                              "(YOLOv5 SGD, YOLOv8 auto)")
+    fitness: Literal["yolov5", "map50-95", "family"] = Field(
+        "family", description="what picks best.pt: yolov5 = 0.1 mAP50 + 0.9 mAP50-95, map50-95 = mAP50-95 alone; "
+                              "family: the model family's recipe (YOLOv5 yolov5, YOLOv8 map50-95)")
     hyp: dict[str, float] = Field(default_factory=dict,
                                   description="overrides of the model family's default hyper-parameters "
                                               "(e.g. lr0, lrf, mosaic, fliplr; names and ranges: "

@@ -59,11 +59,12 @@ def lr_lambda(epochs: int, lrf: float, cos: bool = False) -> Callable[[float], f
 
 
 def warmup(optimizer: torch.optim.Optimizer, ni: int, nw: int, lr_factor: float, *, warmup_bias_lr: float,
-           warmup_momentum: float, momentum: float, nbs: int, batch_size: int) -> int:
+           warmup_momentum: float, momentum: float, nbs: int, batch_size: int, betas: bool = True) -> int:
     """Apply the warm-up ramp for iteration ``ni`` of ``nw``; return the accumulation count to use.
 
     Bias lr falls from ``warmup_bias_lr`` to the scheduled lr, other groups rise from 0; momentum rises
-    from ``warmup_momentum`` to ``momentum``; accumulation rises from 1 to ``nbs / batch_size``.
+    from ``warmup_momentum`` to ``momentum`` (Adam's beta1 too unless ``betas`` is false); accumulation rises
+    from 1 to ``nbs / batch_size``.
     """
     xi = [0, nw]
     accumulate = max(1, int(np.interp(ni, xi, [1, nbs / batch_size]).round()))
@@ -71,6 +72,6 @@ def warmup(optimizer: torch.optim.Optimizer, ni: int, nw: int, lr_factor: float,
         g["lr"] = float(np.interp(ni, xi, [warmup_bias_lr if j == 0 else 0.0, g["initial_lr"] * lr_factor]))
         if "momentum" in g:
             g["momentum"] = float(np.interp(ni, xi, [warmup_momentum, momentum]))
-        elif "betas" in g:
+        elif "betas" in g and betas:
             g["betas"] = (float(np.interp(ni, xi, [warmup_momentum, momentum])), g["betas"][1])
     return accumulate

@@ -17,6 +17,7 @@ from prunebench.engine.checkpoint import load_state, save_model, save_state, wri
 from prunebench.engine.config import EvalConfig, TrainConfig
 from prunebench.engine.ema import ModelEMA
 from prunebench.engine.optim import build_optimizer, lr_lambda, warmup
+from prunebench.engine.recipe import resolve_recipe
 from prunebench.engine.seed import seed_everything
 from prunebench.engine.validator import resolve_device, validate
 from prunebench.errors import PrunebenchError, UsageError, did_you_mean
@@ -182,7 +183,8 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
 
     accumulate = max(round(cfg.nbs / cfg.batch_size), 1)
     weight_decay = hyp["weight_decay"] * cfg.batch_size * accumulate / cfg.nbs
-    optimizer = build_optimizer(model, cfg.optimizer, hyp["lr0"], hyp["momentum"], weight_decay)
+    recipe = resolve_recipe(family, cfg, hyp, nc=info.nc, images=len(train_loader.dataset))
+    optimizer = build_optimizer(model, recipe.optimizer, recipe.lr0, recipe.momentum, weight_decay)
     lf = lr_lambda(cfg.epochs, hyp["lrf"], cfg.cos_lr)
     ema = ModelEMA(model)
     amp = bool(cfg.amp and dev.type == "cuda")
@@ -202,7 +204,8 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
     loss_fn = family.loss(model, {**hyp, "imgsz": cfg.imgsz})
     loss_names = tuple(family.loss_names)
     total_iters = nb * cfg.epochs
-    nw = 0 if cfg.warmup_epochs <= 0 else min(max(round(cfg.warmup_epochs * nb), 100), total_iters // 2)
+    nw = 0 if cfg.warmup_epochs <= 0 else min(max(round(cfg.warmup_epochs * nb), recipe.warmup_min_iters),
+                                               total_iters // 2)
     eval_cfg = EvalConfig(imgsz=cfg.imgsz, batch_size=cfg.batch_size * 2)
     stopped = bool(state is not None and state.get("finished"))  # finished (or stopped by patience) before
 
@@ -213,7 +216,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 break
             model.train()
             set_epoch(train_loader, epoch, mosaic=hyp.get("mosaic", 0) > 0 and not (
-                cfg.close_mosaic and epoch >= cfg.epochs - cfg.close_mosaic))
+                recipe.close_mosaic and epoch >= cfg.epochs - recipe.close_mosaic))
             for g in optimizer.param_groups:
                 g["lr"] = g["initial_lr"] * lf(epoch)
             desc = f"{stage} {epoch + 1}/{cfg.epochs}"
@@ -228,9 +231,9 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                     break
                 ni = i + nb * epoch
                 if nw and ni <= nw:
-                    accumulate = warmup(optimizer, ni, nw, lf(epoch), warmup_bias_lr=hyp["warmup_bias_lr"],
-                                        warmup_momentum=hyp["warmup_momentum"], momentum=hyp["momentum"],
-                                        nbs=cfg.nbs, batch_size=cfg.batch_size)
+                    accumulate = warmup(optimizer, ni, nw, lf(epoch), warmup_bias_lr=recipe.warmup_bias_lr,
+                                        warmup_momentum=hyp["warmup_momentum"], momentum=recipe.warmup_momentum_to,
+                                        nbs=cfg.nbs, batch_size=cfg.batch_size, betas=recipe.warmup_betas)
                 imgs = imgs.to(dev, non_blocking=True).float().div_(255)  # uint8 over the bus, float on the device
                 if cfg.channels_last:
                     imgs = imgs.contiguous(memory_format=memory_format)
@@ -271,7 +274,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 if val.loss is not None:
                     for n, v in zip(loss_names, val.loss, strict=True):
                         row[f"val/{n}_loss"] = float(v)
-                fitness = float(m.fitness)
+                fitness = float(m.fitness) if recipe.fitness == "yolov5" else float(m.map50_95)
                 if own:
                     prog.console.print(f"{desc}: P {m.precision:.3f} R {m.recall:.3f} mAP50 {m.map50:.3f} "
                                        f"mAP50-95 {m.map50_95:.3f} ({val.seconds:.1f} s val)")

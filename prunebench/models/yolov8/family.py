@@ -113,6 +113,12 @@ class YOLOv8Family(ModelFamily):
     def default_hyp(self) -> dict[str, float]:
         return dict(HYP_V8)
 
+    def train_recipe(self) -> dict[str, Any]:
+        """Ultralytics 8.4: optimizer auto, no 100-iteration warm-up floor, close_mosaic 10, best.pt by mAP50-95;
+        the warm-up ramps SGD momentum only (never Adam's beta1)."""
+        return {"optimizer": "auto", "close_mosaic": 10, "warmup_min_iters": 0, "fitness": "map50-95",
+                "warmup_betas": False}
+
     # ---------------------------------------------------------------------------------------------- pruning
     def ignored_layers(self, model: nn.Module) -> list[nn.Module]:
         det = _detect_of(model)
