@@ -11,7 +11,13 @@ from typing import Any
 from prunebench.report.findings import findings
 from prunebench.report.plots import plot_jobs
 from prunebench.report.summary import summarize
-from prunebench.report.tables import TableData, best_pruner_table, failed_cells_table, model_tables
+from prunebench.report.tables import (
+    TableData,
+    best_pruner_table,
+    comparison_tables,
+    failed_cells_table,
+    model_tables,
+)
 from prunebench.speed.report import speed_findings, speed_tables
 from prunebench.suite.results import Results
 
@@ -93,6 +99,15 @@ def build_document(results: Results, plot_dir: Path, *, link_prefix: str = "plot
                                  "interleaved round by round, on each runtime after checking its output against "
                                  "eager PyTorch; speed-ups are per-round ratios with 95% intervals."))
         for table in speed:
+            doc += [Block("heading", table.title, level=3), Block("table", table, caption=table.caption)]
+    comparisons = comparison_tables(results)
+    if comparisons:
+        doc.append(Block("heading", "Paired comparisons"))
+        doc.append(Block("text", "Each pruner against the unpruned baseline and against every other pruner at the "
+                                 "same level: the paired difference, its 95 % interval and p-value (paired t "
+                                 "across seeds with 3 or more seeds, else the paired image bootstrap), "
+                                 "Holm-adjusted within each table. See docs/statistics.md."))
+        for table in comparisons:
             doc += [Block("heading", table.title, level=3), Block("table", table, caption=table.caption)]
     doc.append(Block("heading", "Failed cells"))
     failed_table = failed_cells_table(results)

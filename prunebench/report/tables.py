@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,14 @@ from prunebench.report.summary import (
     model_rows,
     summarize,
 )
+from prunebench.report.uncertainty import Comparison, Statistics, compute_statistics
 from prunebench.suite.results import Results
 
 __all__ = [
     "MISSING",
     "TableData",
     "best_pruner_table",
+    "comparison_tables",
     "failed_cells_table",
     "format_retention",
     "format_stat",
@@ -51,7 +54,8 @@ class TableData:
 
     def width(self) -> int:
         """Characters needed to show every cell on one line (with rich's borders and padding)."""
-        cols = [max([len(h), *(len(r[i]) for r in self.rows)]) for i, h in enumerate(self.headers)]
+        cols = [max([len(h), *(len(line) for r in self.rows for line in r[i].split("\n"))])
+                for i, h in enumerate(self.headers)]
         return sum(cols) + 3 * len(cols) + 1
 
     def split(self) -> list[TableData]:
@@ -108,6 +112,7 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
     columns = metric_columns(results)
     infos = {m: metric_info(results, m) for m in columns}
     several_seeds = len(results.seeds) > 1
+    stats = compute_statistics(results)
     tables = []
     for model in results.models:
         mrows = model_rows(rows, model)
@@ -127,8 +132,10 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
             cells = [r.label, _level(r)]
             if several_seeds:
                 cells.append(f"{len(r.done)}/{len(r.cells)}")
-            cells += [format_stat(r.values.get(m), infos[m]["fmt"]) for m in columns]
-            cells += [format_retention(name, r.retention.get(name)) for name in RETENTION]
+            cells += [format_stat(r.values.get(m), infos[m]["fmt"]) + _interval(stats, r, m, infos[m]["fmt"])
+                      for m in columns]
+            cells += [format_retention(name, r.retention.get(name)) + _interval(stats, r, name, ".1%")
+                      for name in RETENTION]
             if has_notes:
                 cells.append(r.note)
             data.rows.append(cells)
@@ -137,10 +144,51 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
         seeds = results.seeds
         stat_note = (f"mean ± sample std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
                      if several_seeds else f"seed {seeds[0]}" if seeds else "no seeds")
-        data.caption = (f"{stat_note}; retention against the same seed's baseline; latency: "
+        sources = {s.source for s in stats.summary if s.model == model and s.has_interval}
+        interval_note = ("second line: 95 % interval (" + " or ".join(
+            {"seeds": "Student t over seeds", "bootstrap": "image bootstrap, one seed",
+             "timing": "interleaved timing"}[s] for s in sorted(sources)) + ")") if sources else "no intervals"
+        data.caption = (f"{stat_note}; {interval_note}; retention against the same seed's baseline; latency: "
                         f"{latency_setting(results)}; {MISSING} = not measured or failed")
         tables.append(data)
     return tables
+
+
+def _interval(stats: Statistics, row: Row, metric: str, fmt: str) -> str:
+    """``"\n[low, high]"`` when the figure has a 95 % interval (a second line: numbers are never broken)."""
+    s = stats.stat(row.model, row.pruner, row.level, metric)
+    if s is None or not s.has_interval:
+        return ""
+    if fmt == ".1%":
+        return f"\n[{100 * s.low:.1f}, {100 * s.high:.1f}]%"
+    f = fmt.lstrip(",")
+    return f"\n[{s.low:{f}}, {s.high:{f}}]"
+
+
+def comparison_tables(results: Results, stats: Statistics | None = None) -> list[TableData]:
+    """One table per (model, level, metric): each pair's paired difference, interval, p and Holm's p."""
+    stats = compute_statistics(results) if stats is None else stats
+    groups: dict[tuple[str, float, str], list[Comparison]] = {}
+    for c in stats.comparisons:
+        groups.setdefault((c.model, c.level, c.metric), []).append(c)
+    out = []
+    for (model, level, metric), comps in groups.items():
+        label = "speed-up" if metric == "speedup" else metric_info(results, metric)["label"]
+        data = TableData(title=f"{model} at level {level:g}: {label}, paired comparisons",
+                         headers=["A", "B", "A - B", "95% CI", "p", "p (Holm)", "Test", "n", "Verdict"], rows=[])
+        for c in comps:
+            diff = f"{c.diff:.2f}x" if c.null == 1.0 else f"{c.diff:+.3f}"
+            ci = f"[{c.low:.2f}, {c.high:.2f}]" if c.null == 1.0 else f"[{c.low:+.3f}, {c.high:+.3f}]"
+            p = MISSING if math.isnan(c.p) else f"{c.p:.3g}"
+            ph = MISSING if math.isnan(c.p_holm) else f"{c.p_holm:.3g}"
+            verdict = ("A higher" if c.diff > c.null else "A lower") if c.significant else "not distinguishable"
+            data.rows.append([c.a, c.b, diff, ci, p, ph, c.method, str(c.n), verdict])
+            data.styles.append("" if c.significant else "dim")
+        data.caption = ("A - B paired by seed (and by resampled images for the bootstrap); speed-ups against the "
+                        "baseline are ratios (1 = equal); Holm-adjusted within this table; significant: p (Holm) "
+                        "< 0.05, or for timing the interval excludes 1.")
+        out.append(data)
+    return out
 
 
 def best_pruner_table(results: Results, rows: Sequence[Row] | None = None,
@@ -152,15 +200,26 @@ def best_pruner_table(results: Results, rows: Sequence[Row] | None = None,
         return None
     info = metric_info(results, metric)
     fmt = info["fmt"]
+    stats = compute_statistics(results)
     data = TableData(title=f"Best pruner per level (by {info['label']})",
-                     headers=["Model", "Level", "Best", info["label"], "Runner-up", "Margin", "Ties"],
+                     headers=["Model", "Level", "Best", info["label"], "Runner-up", "Margin", "Ties", "Verdict"],
                      rows=[])
     for b in best:
+        c = stats.comparison(b.model, b.level, metric, b.best, b.runner_up) if b.runner_up else None
+        if b.tied:
+            verdict = "indistinguishable (tied)"
+        elif c is None:
+            verdict = "not tested"
+        elif c.significant and (c.diff > 0) == (c.a == b.best):
+            verdict = f"best (p_holm {c.p_holm:.2g})" if not math.isnan(c.p_holm) else "best"
+        else:
+            verdict = ("indistinguishable" + (f" (p_holm {c.p_holm:.2g})" if not math.isnan(c.p_holm) else ""))
         data.rows.append([b.model, f"{b.level:g}", b.best, format(b.value, fmt), b.runner_up or MISSING,
                           MISSING if b.margin is None else format(b.margin, fmt),
-                          ", ".join(b.tied) + f" (equal at {fmt})" if b.tied else ""])
+                          ", ".join(b.tied) + f" (equal at {fmt})" if b.tied else "", verdict])
         data.styles.append("")
-    data.caption = "Ties: pruners whose mean equals the best at the shown precision."
+    data.caption = ("Ties: pruners whose mean equals the best at the shown precision. Verdict: 'best' only when the "
+                    "paired test against the runner-up is significant (Holm-adjusted), else indistinguishable.")
     return data
 
 
@@ -178,7 +237,7 @@ def failed_cells_table(results: Results) -> TableData | None:
     return data
 
 
-_TEXT_HEADERS = ("Note", "Best", "Runner-up", "Ties", "Error", "Model", "Cell", "Key", "Value")
+_TEXT_HEADERS = ("Note", "Best", "Runner-up", "Ties", "Error", "Model", "Cell", "Key", "Value", "Test", "Verdict")
 _ID_HEADERS = ("Pruner", "Level", "Seeds", "Model", "Cell", "Best")
 
 
@@ -194,7 +253,7 @@ def rich_table(data: TableData) -> Any:
         if ident:
             width: int | None = max([len(h), *(len(r[i]) for r in data.rows)])
         elif numeric:  # never break a number: only the "± std" part may go to a second line
-            width = max([0, *(len(r[i].split(" ± ")[0]) for r in data.rows)])
+            width = max([0, *(len(line.split(" ± ")[0]) for r in data.rows for line in r[i].split("\n"))])
         else:
             width = 20 if h in ("Note", "Error") else None
         table.add_column(h, justify="right" if numeric else "left", overflow="fold", no_wrap=ident,
@@ -217,6 +276,8 @@ def print_tables(results: Results, console: Any) -> None:
     best = best_pruner_table(results, rows)
     if best is not None:
         console.print(rich_table(best))
+    for data in comparison_tables(results):
+        console.print(rich_table(data))
     from prunebench.speed.report import speed_tables  # the speed stage's interleaved figures
 
     for data in speed_tables(results):

@@ -16,6 +16,7 @@ from prunebench.report.tables import (
     model_tables,
     print_tables,
 )
+from prunebench.stats import t_interval
 
 
 def _col(table, name):
@@ -45,7 +46,8 @@ def test_mean_and_std_over_seeds(fake_results):
     assert row.values["map50"].std == pytest.approx(statistics.stdev(vals))
     table = model_tables(fake_results, rows)[0]
     cell = table.rows[2][_col(table, "mAP50")]
-    assert cell == f"{statistics.fmean(vals):.3f} ± {statistics.stdev(vals):.3f}"
+    lo, hi = t_interval(vals)  # the 95 % Student-t interval over the seeds, on a second line
+    assert cell == f"{statistics.fmean(vals):.3f} ± {statistics.stdev(vals):.3f}\n[{lo:.3f}, {hi:.3f}]"
 
 
 def test_retention_is_against_the_same_seed_baseline(fake_results):
@@ -113,7 +115,8 @@ def test_best_pruner_per_level_and_ties(fake_results):
             c.metrics["map50_95"] = twin.metrics["map50_95"]
     table = best_pruner_table(fake_results)
     tied = next(r for r in table.rows if r[0] == "yolov5n" and r[1] == "0.3")
-    assert "(equal at" in tied[-1]
+    assert "(equal at" in tied[table.headers.index("Ties")]
+    assert tied[table.headers.index("Verdict")].startswith("indistinguishable")  # equal means: never "best"
 
 
 def test_no_best_table_with_one_pruner(fake_results):
