@@ -78,6 +78,9 @@ def _user_error(exc: BaseException) -> PrunebenchError | None:
                 got = f" (got {err['input']!r})" if "input" in err and err.get("type") != "missing" else ""
                 problems.append(f"{loc or exc.title}: {msg}{got}")
             return UsageError(f"invalid {exc.title}: " + "; ".join(problems))
+    if isinstance(exc, UnicodeDecodeError):
+        return UsageError(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+                          hint="Save it as UTF-8; --debug shows which file was being read.")
     if isinstance(exc, OSError) and (exc.filename is not None or exc.errno is not None):
         import errno
 

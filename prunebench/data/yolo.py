@@ -159,13 +159,19 @@ def load_data_yaml(path: str | Path) -> DataInfo:
     """
     import yaml
 
+    from prunebench.files import read_text_file
+
     yaml_path = Path(path).expanduser()
+    if yaml_path.is_dir():
+        raise UsageError(f"Dataset file {yaml_path} is a folder, not a data.yaml.",
+                         hint=f"Pass the data.yaml inside it (e.g. {yaml_path / 'data.yaml'}).")
     if not yaml_path.is_file():
         raise UsageError(f"Dataset file {yaml_path} does not exist.",
                          hint="Pass a YOLO data.yaml, or create the synthetic set with "
                               "`prunebench data synth tea-bud --out datasets/tea-bud`.")
+    text = read_text_file(yaml_path, "dataset file")  # not UTF-8 (UTF-16, Latin-1): said so
     try:
-        raw = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -155,19 +155,7 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
 
 @case("a dataset whose training labels are all invalid")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
-    from PIL import Image
-
-    root = tmp / "ds"
-    for split in ("train", "val"):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for i in range(2):
-            Image.new("RGB", (64, 48), (90, 140, 60)).save(root / "images" / split / f"{i}.png")
-            (root / "labels" / split / f"{i}.txt").write_text("0 1.5 0.5 0.2 0.2\n" if split == "train" else
-                                                              "0 0.5 0.5 0.2 0.2\n")
-    data = root / "data.yaml"
-    data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val",
-                                    "names": ["bud"]}))
+    data = _unusable_dataset(tmp)
     return ["validate", str(write_spec(dataset=str(data)))], ["dataset:", "train", "none of the 2 images is usable"]
 
 
@@ -242,6 +230,49 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     data = root / "data.yaml"
     data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val", "nc": 3}))
     return ["data", "check", str(data)], ["missing key 'names'", "nc is 3"]
+
+
+@case("a data.yaml that is a folder")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    (tmp / "ds").mkdir()
+    return ["data", "check", str(tmp / "ds")], ["is a folder, not a data.yaml"]
+
+
+@case("a UTF-16 data.yaml")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    data = tmp / "data.yaml"
+    data.write_text("path: .\ntrain: images\nval: images\nnames: [a]\n", encoding="utf-16")
+    return ["data", "check", str(data)], [str(data), "is UTF-16 text"]
+
+
+def _unusable_dataset(tmp: Path) -> Path:
+    from PIL import Image
+
+    root = tmp / "ds"
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (64, 48), (90, 140, 60)).save(root / "images" / split / f"{i}.png")
+            (root / "labels" / split / f"{i}.txt").write_text("0 1.5 0.5 0.2 0.2\n" if split == "train" else
+                                                              "0 0.5 0.5 0.2 0.2\n")
+    data = root / "data.yaml"
+    data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val",
+                                    "names": ["bud"]}))
+    return data
+
+
+@case("data check of a dataset whose training images are all unusable")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["data", "check", str(_unusable_dataset(tmp))], ["train", "none of the 2 images is usable",
+                                                             "coordinates outside [0, 1]"]
+
+
+def test_data_check_does_not_hint_to_run_data_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "check", str(_unusable_dataset(tmp_path))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "none of the 2 images is usable" in err
+    assert "prunebench data check" not in err
 
 
 def _ids() -> list[str]:
