@@ -123,7 +123,7 @@ def _one_runtime(rt_name: str, variants: Mapping[str, nn.Module], baseline: str,
                  refs: Mapping[str, Any], device: str, threads: int, exports: ExportCache,
                  common: Mapping[str, Any], notes: list[str], say: Callable[[str], None]) -> list[dict[str, Any]]:
     rt = get_runtime(rt_name)
-    atol, rtol = rt.tolerance(cfg.tolerance)
+    atol, rtol = rt.tolerance(cfg.tolerance, device)
     rows: dict[str, dict[str, Any]] = {}
     ready: dict[str, Prepared] = {}
     for name, model in variants.items():
