@@ -22,6 +22,7 @@ from prunebench.report.curve_plots import (
     plot_pr_curve_by_model,
 )
 from prunebench.report.plot_style import save, slug
+from prunebench.report.recovery_plots import has_recovery, plot_recovery
 from prunebench.report.summary import latency_setting, summarize
 from prunebench.report.summary_plots import plot_metric_vs_level, plot_size_vs_level, plot_tradeoff
 from prunebench.speed.report import speed_plot_jobs
@@ -98,7 +99,19 @@ def _metrics_vs_level(results: Results, model: str, rows: Any) -> Any:
     fig, axes = _grid(2, 3, w=4.8)
     for ax, metric in zip(axes, LEVEL_METRICS):
         plot_metric_vs_level(results, model, metric, ax=ax, rows=rows)
-    fig.suptitle(f"{model}: metrics against pruning level (mean ± std over seeds)")
+    fig.suptitle(f"{model}: metrics against pruning level (error bars: 95 % intervals)")
+    return fig
+
+
+def _recovery(results: Results, model: str) -> Any:
+    pruners = results.pruners
+    ncols = min(3, max(1, len(pruners)))
+    fig, axes = _grid(-(-max(1, len(pruners)) // ncols), ncols, w=4.8, h=3.6)
+    for ax, pruner in zip(axes, pruners):
+        plot_recovery(results, model, pruner, ax=ax)
+    for ax in axes[len(pruners):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{model}: recovery of mAP50 during fine-tuning")
     return fig
 
 
@@ -142,8 +155,15 @@ def plot_jobs(results: Results) -> list[PlotJob]:
     for model in models:
         jobs.append(PlotJob(f"metrics_vs_level_{slug(model)}.png",
                             f"{model}: mAP50, mAP50-95, P, R, F1 and latency against pruning level, per "
-                            f"pruner (error bars: std over seeds).", "Metrics against level",
+                            f"pruner (error bars: 95 % intervals, Student t over seeds or the image bootstrap "
+                            f"with one seed; grey band: the baseline's).", "Metrics against level",
                             lambda m=model: _metrics_vs_level(results, m, rows)))
+    if has_recovery(results):
+        for model in models:
+            jobs.append(PlotJob(f"recovery_{slug(model)}.png",
+                                f"{model}: validation mAP50 after each fine-tuning epoch, one line per level, one "
+                                f"panel per pruner (band: 95 % t interval over seeds; dotted: unpruned).",
+                                "Recovery during fine-tuning", lambda m=model: _recovery(results, m)))
     jobs.append(PlotJob("tradeoff_gflops.png", "Accuracy against GFLOPs: pruned models per pruner, and the "
                         "unpruned models as the smaller-model reference (dashed).", "Trade-off",
                         lambda: _tradeoff(results, "gflops", rows)))

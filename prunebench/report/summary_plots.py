@@ -7,6 +7,7 @@ from typing import Any
 
 from prunebench.report.plot_style import MARKERS, new_ax, note_missing, palette
 from prunebench.report.summary import Row, latency_setting, metric_info, summarize
+from prunebench.report.uncertainty import Statistics, compute_statistics
 from prunebench.suite.results import Results
 
 __all__ = ["plot_metric_vs_level", "plot_size_vs_level", "plot_tradeoff"]
@@ -27,14 +28,19 @@ def _rows(results: Results, rows: Sequence[Row] | None) -> Sequence[Row]:
 
 def plot_metric_vs_level(results: Results, model: str, metric: str = "map50_95", ax: Any = None,
                          rows: Sequence[Row] | None = None) -> tuple[Any, Any]:
-    """``metric`` against pruning level for ``model``, one line per pruner from the baseline (error bars: std)."""
+    """``metric`` against pruning level for ``model``, one line per pruner from the baseline.
+
+    Error bars (and the band around the baseline) are the 95 % intervals of :mod:`prunebench.report.uncertainty`
+    (Student t over seeds, or the image bootstrap with one seed); the sample std where there is no interval.
+    """
     fig, ax = new_ax(ax)
+    stats = compute_statistics(results)
     rows = [r for r in _rows(results, rows) if r.model == model]
     base = next((r for r in rows if r.is_baseline), None)
     missing = []
     for i, (pruner, color) in enumerate(zip(results.pruners, palette(len(results.pruners)))):
         pts = ([base] if base is not None else []) + [r for r in rows if r.pruner == pruner]
-        xs, ys, es = [], [], []
+        xs, ys, lo, hi = [], [], [], []
         for r in pts:
             st = r.values.get(metric)
             if st is None or st.mean is None:
@@ -42,12 +48,17 @@ def plot_metric_vs_level(results: Results, model: str, metric: str = "map50_95",
                 continue
             xs.append(r.level)
             ys.append(st.mean)
-            es.append(st.std or 0.0)
+            e_lo, e_hi = _err(stats, r, metric, st.mean, st.std)
+            lo.append(e_lo)
+            hi.append(e_hi)
         if xs:
-            ax.errorbar(xs, ys, yerr=es, color=color, marker=MARKERS[i % len(MARKERS)], capsize=3, lw=1.5,
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=color, marker=MARKERS[i % len(MARKERS)], capsize=3, lw=1.5,
                         label=pruner)
     if base is not None and base.values.get(metric) and base.values[metric].mean is not None:
         ax.axhline(base.values[metric].mean, color="black", lw=0.8, ls=":", label="baseline")
+        band = stats.stat(model, None, 0.0, metric)
+        if band is not None and band.has_interval:
+            ax.axhspan(band.low, band.high, color="black", alpha=0.08, lw=0, label="baseline 95% CI")
     if metric_info(results, metric).get("kind") in ("accuracy", "complexity", "speed"):
         ax.set_ylim(bottom=0)  # P, R, F1, mAP, sizes and latencies are never negative
     ax.set_xlabel("Pruning level (fraction of channels removed; 0 = baseline)")
@@ -63,6 +74,15 @@ def plot_metric_vs_level(results: Results, model: str, metric: str = "map50_95",
     return fig, ax
 
 
+def _err(stats: Statistics, row: Row, metric: str, mean: float, std: float | None) -> tuple[float, float]:
+    """Lower and upper error-bar lengths: the 95 % interval around ``mean``, else ± the std, else 0."""
+    s = stats.stat(row.model, row.pruner, row.level, metric)
+    if s is not None and s.has_interval:
+        low = max(0.0, s.low)  # type: ignore[type-var]  # every plotted figure is non-negative
+        return max(0.0, mean - low), max(0.0, s.high - mean)  # type: ignore[operator]
+    return (std or 0.0, std or 0.0)
+
+
 def plot_tradeoff(results: Results, x: str = "gflops", y: str = "map50_95", ax: Any = None,
                   rows: Sequence[Row] | None = None) -> tuple[Any, Any]:
     """Accuracy ``y`` against cost ``x`` (gflops, latency_ms, params, size_mb).
@@ -72,17 +92,18 @@ def plot_tradeoff(results: Results, x: str = "gflops", y: str = "map50_95", ax: 
     """
     fig, ax = new_ax(ax, figsize=(7.2, 4.8))
     rows = _rows(results, rows)
+    stats = compute_statistics(results)
     missing = []
     ladder = []
     model_colors = dict(zip(results.models, palette(len(results.models))))
     pruner_markers = {p: MARKERS[(i + 1) % len(MARKERS)] for i, p in enumerate(results.pruners)}
 
-    def point(r: Row) -> tuple[float, float, float, float] | None:
+    def point(r: Row) -> tuple[float, float, float, tuple[float, float]] | None:
         sx, sy = r.values.get(x), r.values.get(y)
         if sx is None or sy is None or sx.mean is None or sy.mean is None:
             missing.append(f"{r.model} {r.label} {r.level:g}")
             return None
-        return sx.mean, sy.mean, sx.std or 0.0, sy.std or 0.0
+        return sx.mean, sy.mean, sx.std or 0.0, _err(stats, r, y, sy.mean, sy.std)
 
     for model in results.models:
         mrows = [r for r in rows if r.model == model]
@@ -97,7 +118,8 @@ def plot_tradeoff(results: Results, x: str = "gflops", y: str = "map50_95", ax: 
             line = ([bp] if bp is not None else []) + pts
             ax.plot([p[0] for p in line], [p[1] for p in line], color=model_colors[model], lw=1, alpha=0.6)
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts], xerr=[p[2] for p in pts],
-                        yerr=[p[3] for p in pts], ls="none", marker=pruner_markers[pruner], ms=6,
+                        yerr=[[p[3][0] for p in pts], [p[3][1] for p in pts]], ls="none",
+                        marker=pruner_markers[pruner], ms=6,
                         color=model_colors[model], capsize=2, label=f"{model} {pruner}")
     if ladder:
         ladder.sort()

@@ -20,8 +20,10 @@ def test_write_all_plots(plotted_run):
         "tradeoff_gflops.png", "tradeoff_latency.png", "size_vs_level.png", "gammas_yolov5n_bn-scale.png",
     }
     assert expected <= names
-    # 2x2 curve sets + 1 baseline + 2 pruners x 3 levels + 4 losses + 2 metric grids + 2 trade-offs + size + 2 gammas
-    assert len(written) == 4 + 1 + 6 + 4 + 2 + 2 + 1 + 2
+    assert {"recovery_yolov5n.png", "recovery_yolov5s.png"} <= names  # fine-tuning validated every epoch
+    # 2x2 curve sets + 1 baseline + 2 pruners x 3 levels + 4 losses + 2 metric grids + 2 recovery + 2 trade-offs
+    # + size + 2 gammas
+    assert len(written) == 4 + 1 + 6 + 4 + 2 + 2 + 2 + 1 + 2
     for p in written:
         assert p.parent == results.run_dir / "plots"
         data = p.read_bytes()
@@ -87,3 +89,15 @@ def test_missing_figures_are_written_on_the_plot(fake_results):
 def test_slug():
     assert slug("yolov5n", "bn-scale", 0.6) == "yolov5n_bn-scale_0.6"
     assert slug("a/b c") == "a-b-c"
+
+
+def test_recovery_curve_per_level_with_a_band_over_seeds(fake_results):
+    from prunebench.report.recovery_plots import plot_recovery
+
+    _fig, ax = plot_recovery(fake_results, "yolov5n", "l1")
+    labels = [ln.get_label() for ln in ax.lines]
+    assert labels[:3] == ["level 0.3 (n=2)", "level 0.6 (n=2)", "level 0.9 (n=2)"]
+    assert "unpruned (after training)" in labels
+    assert len(ax.collections) >= 3  # one 95 % band per level (two seeds each)
+    xs = ax.lines[0].get_xdata()
+    assert list(xs) == list(range(1, 9))  # the 8 fine-tuning epochs of the fixture
