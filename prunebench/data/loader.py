@@ -160,8 +160,8 @@ class YoloDataset(Dataset):  # type: ignore[type-arg]
         return total
 
     def _fill_cache(self, workers: int, say: Callable[[str], None]) -> None:
-        copies = 1 if workers == 0 or multiprocessing.get_start_method(allow_none=True) in (None, "fork") \
-            else 1 + workers  # spawned workers each unpickle their own copy
+        forked = multiprocessing.get_context().get_start_method() == "fork"
+        copies = 1 if workers == 0 or forked else 1 + workers  # spawned workers each unpickle their own copy
         need = self.cache_bytes * copies
         avail = available_memory()
         what = f"{self.split}: RAM cache of {len(self.files)} images at {self.imgsz} px: {_fmt_bytes(need)}"
