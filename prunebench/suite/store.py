@@ -140,7 +140,10 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.executescript(_SCHEMA)
             self._upgrade()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:  # read-only, locked, cannot open: the file itself may be fine
+            self.conn.close()
+            raise self._cannot_open(exc) from exc
+        except sqlite3.DatabaseError as exc:  # not a database, or a malformed page
             self.conn.close()
             raise _damaged(self.path, str(exc)) from exc
         except BaseException:
@@ -155,10 +158,22 @@ class Store:
                 conn = sqlite3.connect(sqlite_read_uri(self.path), uri=True, timeout=30.0, isolation_level=None)
             else:
                 conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise self._cannot_open(exc) from exc
         except sqlite3.DatabaseError as exc:
             raise _damaged(self.path, str(exc)) from exc
         conn.row_factory = sqlite3.Row
         return conn
+
+    def _cannot_open(self, exc: sqlite3.OperationalError) -> UsageError:
+        """An open that failed for a reason other than damage: a read-only folder, a lock, permissions."""
+        from prunebench.suite.runfolder import read_only_error, read_only_problem
+
+        if read_only_problem(self.run_dir) is not None or "readonly" in str(exc):
+            return read_only_error(self.run_dir, f"prunebench cannot write its results store there ({exc})", exc)
+        return UsageError(f"Cannot open the results store {str(self.path)!r}: {exc}.",
+                          hint="If another program holds it, wait for it to finish; else check the folder's "
+                               "permissions.")
 
     def _check(self) -> None:
         rows = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
@@ -186,6 +201,12 @@ class Store:
                                   "folder with --out.")
         if version == 1:
             if self.readonly:  # upgrade through a writing connection, then read as asked
+                from prunebench.suite.runfolder import read_only_error, read_only_problem
+
+                if read_only_problem(self.run_dir) is not None:
+                    raise read_only_error(self.run_dir, "its results store was written by prunebench 0.1 (store "
+                                          "schema 1) and must be upgraded once in place",
+                                          instead="Copy the run folder somewhere writable and read the copy")
                 Store(self.run_dir).close()
                 return
             self._tx(self._upgrade_from_1)
