@@ -15,7 +15,7 @@ def test_a_local_ray_advertises_loopback_and_starts_no_dashboard() -> None:
     kw = init_kwargs(address=None, num_cpus=2)
     assert kw["_node_ip_address"] == "127.0.0.1"
     assert kw["include_dashboard"] is False
-    assert kw["address"] is None
+    assert kw["address"] == "local"  # a new Ray, never one `ray start` left running on this machine
     assert kw["num_cpus"] == 2
     assert not any("auth" in str(k).lower() for k in kw)  # token authentication is Ray's default: untouched
 
@@ -61,8 +61,9 @@ def test_is_loopback() -> None:
 
 
 @pytest.mark.ray
-def test_a_real_local_ray_listens_and_advertises_on_loopback_only() -> None:
+def test_a_real_local_ray_listens_and_advertises_on_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # a cluster someone else named: never joined
     psutil = pytest.importorskip("psutil")
     if ray.is_initialized():
         ray.shutdown()

@@ -1,6 +1,7 @@
 """How the ``ray`` executor calls ``ray.init``: a local Ray is loopback-only, has no dashboard, keeps its auth.
 
-A local Ray (no ``address``) advertises 127.0.0.1 and binds its GCS, raylet, object manager and worker
+A local Ray (no ``address``) is always a new one (``address="local"``: never a cluster another user started
+on this machine), advertises 127.0.0.1 and binds its GCS, raylet, object manager and worker
 ports to the loopback interface only; it starts no dashboard; Ray's token authentication (on by default
 in Ray 2.60) is left as Ray sets it: prunebench never sets ``RAY_AUTH_MODE``. To join a cluster,
 ``node_ip_address`` is the address this driver advertises (a cluster started on 127.0.0.1 needs
@@ -33,7 +34,10 @@ def is_loopback(host: str | None) -> bool:
 def init_kwargs(*, address: str | None, num_cpus: int | None = None, runtime_env: dict[str, Any] | None = None,
                 node_ip_address: str | None = None) -> dict[str, Any]:
     """The keyword arguments of ``ray.init`` for these executor options (no side effects: the test seam)."""
-    kwargs: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False}
+    # "local": always a new Ray of this process; with None, Ray would join whatever cluster `ray start` last
+    # recorded on this machine (or RAY_ADDRESS names), another user's included
+    kwargs: dict[str, Any] = {"address": address if address is not None else "local", "include_dashboard": False,
+                              "log_to_driver": False}
     if runtime_env:
         kwargs["runtime_env"] = runtime_env
     if address is None:
