@@ -95,10 +95,11 @@ def _execute(store: Store, plan: Plan, cat: Catalogue, run_id: int, executor: Ex
              cached: dict[str, StageResult], console: Console, progress: bool) -> None:
     """Run the stages that are not cached, with the live display; the driver writes every result."""
     to_run = [s for s in plan.stage_list() if s.key not in cached]
+    upstream = {d: cached[d] for s in to_run for d in s.deps if d in cached}  # what the stages to run read
     display = _new_progress(console, progress)
     with display:
         driver = Driver(store, plan, cat, run_id, console, display, cached)
-        executor.run(to_run, StageRunner(store.run_dir, cached, observer=driver), driver.on_done)
+        executor.run(to_run, StageRunner(store.run_dir, upstream, observer=driver), driver.on_done)
         display.update(driver.stage_task, description="done", total=1, completed=1)
 
 
