@@ -121,11 +121,16 @@ def plot_tradeoff(results: Results, x: str = "gflops", y: str = "map50_95", ax: 
                         yerr=[[p[3][0] for p in pts], [p[3][1] for p in pts]], ls="none",
                         marker=pruner_markers[pruner], ms=6,
                         color=model_colors[model], capsize=2, label=f"{model} {pruner}")
-    if ladder:
-        ladder.sort()
-        ax.plot([p[0] for p in ladder], [p[1] for p in ladder], "k--", marker="o", ms=8, mfc="white",
-                lw=1.5, label="unpruned models (smaller-model reference)", zorder=5)
-        for px_, py_, name in ladder:
+    generations: dict[str, list[tuple[float, float, str]]] = {}
+    for p in ladder:  # one reference line per generation (yolov5n/s/m, yolov8n/s/m, ...)
+        generations.setdefault(p[2].rstrip("nsmlx") or p[2], []).append(p)
+    for gi, (gen, pts) in enumerate(sorted(generations.items())):
+        pts.sort()
+        label = ("unpruned models (smaller-model reference)" if len(generations) == 1
+                 else f"unpruned {gen} (smaller-model reference)")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "k" + ("--", ":", "-.")[gi % 3], marker="o", ms=8,
+                mfc="white", lw=1.5, label=label, zorder=5)
+        for px_, py_, name in pts:
             ax.annotate(name, (px_, py_), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xlabel(_axis_label(results, x))
     ax.set_ylabel(_axis_label(results, y))
