@@ -413,5 +413,9 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
         from prunebench.speed.latency_target import LatencyCost, check_latency_target
 
         predicted = _predict(LatencyCost(table), groups, channels, final)[1]  # type: ignore[arg-type]
-        check_latency_target(record, level, options, original, model, table, predicted, example)
+        if check_latency_target(record, level, options, original, model, table, predicted, example):
+            # missed by more than the tolerance: the table was re-calibrated on this plan's measurement
+            # (closer to the level than its first calibration); plan and measure once more from the start
+            return prune_model(original, level, context, options, criterion=custom or criterion, name=name,
+                               taylor_batches=taylor_batches)
     return PruneResult(model=model, record=record)

@@ -58,7 +58,9 @@ def latency_table_for(model: nn.Module, before: CostModel, example: Any, options
     calibrated = Path(cache) / f"latency-{table.key}-{options.scope}-calibrated.json" if cache is not None else None
     if calibrated is not None and calibrated.is_file():
         try:
-            return LatencyTable.from_dict(json.loads(calibrated.read_text()))
+            cached = LatencyTable.from_dict(json.loads(calibrated.read_text()))
+            cached.info["calibrated_path"] = str(calibrated)  # the run folder may have moved
+            return cached
         except (OSError, ValueError, TypeError, KeyError):
             pass
     # one pruned plan (half the channels of every group of the scope) measured beside the unpruned model
@@ -73,6 +75,7 @@ def latency_table_for(model: nn.Module, before: CostModel, example: Any, options
     measured = measure_latency_reduction(m, half, runtime=options.latency_runtime, threads=options.latency_threads,
                                          imgsz=options.latency_imgsz, in_channels=int(ex.shape[1]), time_cap_s=15)
     table.calibrate(measured["before_ms"], measured["after_ms"], removed_out, removed_in)
+    table.info["calibrated_path"] = str(calibrated) if calibrated is not None else None
     if calibrated is not None:
         calibrated.parent.mkdir(parents=True, exist_ok=True)
         tmp = calibrated.with_name(calibrated.name + ".tmp")
@@ -82,10 +85,16 @@ def latency_table_for(model: nn.Module, before: CostModel, example: Any, options
 
 
 def check_latency_target(record: PruneRecord, level: float, options: PrunerOptions, original: nn.Module,
-                         pruned: nn.Module, table: LatencyTable, predicted_ms: float, example: Any) -> None:
-    """Measure the achieved latency reduction, store it in ``record.extra`` and warn when it misses ``level``."""
+                         pruned: nn.Module, table: LatencyTable, predicted_ms: float, example: Any) -> bool:
+    """Measure the achieved latency reduction, store it in ``record.extra`` and warn when it misses ``level``.
+
+    Returns True (plan again) when it missed and the cached table had not been corrected yet: the table is
+    then re-calibrated on this plan's measurement (a point near the level) and written back to the cache.
+    """
+    import json
     import warnings
 
+    from prunebench.pruning.costs import measure_costs
     from prunebench.pruning.removal import PruningWarning
     from prunebench.speed.latency_table import measure_latency_reduction
 
@@ -100,9 +109,22 @@ def check_latency_target(record: PruneRecord, level: float, options: PrunerOptio
                                "predicted_ms": predicted_ms, "table_model_ms": table.model_ms,
                                "table_key": table.key}
     if abs(achieved - level) > options.tolerance:
+        path = table.info.get("calibrated_path")
+        corrected = list(table.info.get("corrected_levels") or [])
+        if path and level not in corrected and measured["after_ms"] < measured["before_ms"]:
+            after = measure_costs(pruned, example.to(device))
+            removed_out = {n: c.cout - after.convs[n].cout for n, c in table.convs.items() if n in after.convs}
+            removed_in = {n: float(c.cin - after.convs[n].cin) for n, c in table.convs.items() if n in after.convs}
+            table.calibrate(measured["before_ms"], measured["after_ms"], removed_out, removed_in)
+            table.info["corrected_levels"] = [*corrected, level]
+            tmp = Path(path).with_name(Path(path).name + ".tmp")
+            tmp.write_text(json.dumps(table.to_dict()))
+            tmp.replace(path)
+            return True
         message = (f"target latency: measured reduction {achieved:.3f} [{measured['reduction_lo']:.3f}, "
                    f"{measured['reduction_hi']:.3f}] on {options.latency_runtime} ({options.latency_threads} threads, "
                    f"{options.latency_imgsz}px) misses level {level} by more than {options.tolerance} "
                    f"(the table predicted {1.0 - predicted_ms / table.model_ms:.3f})")
         record.notes.append(message)
         warnings.warn(message, PruningWarning, stacklevel=3)
+    return False
