@@ -43,7 +43,7 @@ def test_a_signal_closes_the_run_as_interrupted(write_spec: Any, tmp_path: Path,
     try:
         running = _wait_for_a_running_stage(proc, run_dir, "train")
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)  # a loaded 2-core machine can take long to close a stage
     finally:
         if proc.poll() is None:
             proc.kill()
