@@ -492,6 +492,9 @@ def rebuild_store(run_dir: Path) -> RebuildReport:
         except ValueError as exc:
             report.skipped.append(str(exc))
             continue
+        if stage_json.parent.name != desc["key"]:  # e.g. stages/<key>.changed-<time>/, set aside on a rerun
+            report.skipped.append(f"{stage_json.parent.name}: not the folder of stage {desc['key']}")
+            continue
         bad = [p for a in result.artifacts.values() if (p := check_artifact(run_dir, a, full_hash=True)) is not None]
         if bad:
             report.skipped.append(f"{desc['key']}: {'; '.join(bad)}")

@@ -118,3 +118,33 @@ def test_diagnostics_reach_the_cell_results(plan: Plan, tmp_path: Path) -> None:
     assert pruned.diagnostics["bn_gamma"] == {"before": [1.0, -0.5], "after": [0.25, 0.0]}
     assert base.diagnostics == {}
     assert results.stages[pruned.stage_keys["prune"]].diagnostics["speedup"] == 1.75
+
+
+def test_rebuild_restores_intact_stage_folders_only(plan: Plan, tmp_path: Path) -> None:
+    from prunebench.suite.results import load_results
+    from prunebench.suite.store import rebuild_store
+
+    run_dir = tmp_path / "run"
+    stages = {s.kind: s for s in plan.stage_list()}
+    good = full_result(run_dir, stages["prune"].key)
+    write_stage_json(run_dir / "stages" / stages["prune"].key, stages["prune"], good)
+    aside = run_dir / "stages" / f"{stages['prune'].key}.changed-20261201T000000Z"
+    aside.mkdir()
+    write_stage_json(aside, stages["prune"], StageResult(kind="prune", values={"old": True}))
+    bad = full_result(run_dir, stages["train"].key)
+    write_stage_json(run_dir / "stages" / stages["train"].key, stages["train"], bad)
+    (run_dir / bad.path("weights")).write_bytes(b"CHECKPOINT BYTES")  # same size, changed after the stage
+    (run_dir / "stages" / "evaluate-0000000000000000").mkdir()
+    (run_dir / "stages" / "evaluate-0000000000000000" / STAGE_JSON).write_text("{", encoding="utf-8")
+    (run_dir / "results.sqlite").write_bytes(b"garbage" * 100)
+
+    report = rebuild_store(run_dir)
+    assert report.restored == [stages["prune"].key]
+    assert len(report.skipped) == 3
+    assert any("not the folder of stage" in s for s in report.skipped)
+    assert any(stages["train"].key in s and "SHA-256 differs" in s for s in report.skipped)
+    assert [p.name.startswith("results.sqlite.damaged-") for p in report.kept] == [True]
+    assert report.kept[0].read_bytes() == b"garbage" * 100  # kept as it was
+    with Store(run_dir, readonly=True) as store:
+        assert store.stage_results()[stages["prune"].key] == good
+    assert load_results(run_dir).cells == []  # cells come with the next run's plan
