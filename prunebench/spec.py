@@ -190,6 +190,14 @@ class Spec(_Strict):
             data["seeds"] = [seed]
         return data
 
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():  # Path("") is the current folder: never meant
+            raise ValueError("the run folder is empty: give a folder (or . for the current folder), or leave "
+                             "`output:` out for runs/<name>")
+        return v
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:

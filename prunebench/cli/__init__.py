@@ -13,6 +13,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from prunebench._version import __version__
 from prunebench.errors import PrunebenchError
@@ -89,6 +90,8 @@ def _user_error(exc: BaseException) -> PrunebenchError | None:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return UsageError(f"{where}{reason} (read-only or not yours).",
                               hint="Give a path you can write, or make it writable.")
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST) and exc.filename is not None and Path(exc.filename).is_file():
+            return UsageError(f"{where}is a file, where a folder is needed.")
         if exc.errno == errno.ENOTDIR:
             return UsageError(f"{where}a part of this path is a file, not a folder.")
         if exc.errno == errno.EISDIR:

@@ -162,6 +162,17 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
 # ---- paths given on the command line ------------------------------------------------------------
 
 
+@case('output: "" in the spec')
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["validate", str(write_spec(output=""))], ["output:", "the run folder is empty"]
+
+
+@case("info --weights FOLDER")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    (tmp / "w").mkdir()
+    return ["info", "yolov5n", "--weights", str(tmp / "w")], [str(tmp / "w"), "is a folder, not a file"]
+
+
 @case("run --out FILE")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
     (tmp / "afile").write_text("x")

@@ -95,3 +95,9 @@ def test_a_read_only_run_folder_can_still_be_read(read_only_run: Path, finished_
     assert main(["export", str(read_only_run), "--cell", "yolov5n/baseline/s0", "--format", "pt",
                  "--out", str(out)]) == 0
     assert out.is_file()
+    (tmp_path / "afile").write_text("x")  # an --out under a file: named, no traceback
+    assert main(["export", str(read_only_run), "--cell", "yolov5n/baseline/s0", "--format", "pt",
+                 "--out", str(tmp_path / "afile" / "m.pt")]) == 2
+    text = _said(capsys)
+    assert "afile" in text
+    assert "is a file" in text

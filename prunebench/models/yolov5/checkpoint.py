@@ -146,6 +146,8 @@ def restricted_load(path: str | Path) -> Any:
     """Load ``path`` without executing code: ``torch.load(weights_only=True)`` first, then the restricted
     unpickler (official YOLOv5 pickles). Raises :class:`UsageError` naming the file and any refused global."""
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"Checkpoint {path} is a folder, not a file.", hint="Give the .pt file inside it.")
     if not path.is_file():
         raise UsageError(f"Checkpoint not found: {path}", hint="Check the path given as weights.")
     try:
