@@ -142,14 +142,20 @@ def prune_by_indices(model: nn.Module, family: ModelFamily, keep: Mapping[str, S
         chosen[key] = (conv, clean)
     channels = {k: v.channels for k, v in groups.views.items()}
     kept = dict(channels)
-    for key, (_conv, idxs) in chosen.items():
+    notes: list[str] = []
+    for key, (conv, idxs) in chosen.items():
+        fixed = groups.keep_parts(key, idxs, torch.zeros(channels[key]))
+        if fixed != idxs:  # e.g. a mask that empties one half of a YOLOv8 C2f
+            notes.append(f"keep[{conv!r}] left a part of group {key!r} without channels: kept "
+                         f"{sorted(set(fixed) - set(idxs))} instead of {sorted(set(idxs) - set(fixed))}")
+            idxs = fixed
         remove = sorted(set(range(channels[key])) - set(idxs))
         prune_group(groups, key, remove)
         kept[key] = len(idxs)
     after = measure_costs(model, example)
     record = _record(str(meta.get("pruner", "indices")), 0.0, str(meta.get("target", "channels")), scope,
                      before, after, groups.members, channels, kept,
-                     list(groups.notes) + [str(n) for n in meta.get("notes", [])],
+                     list(groups.notes) + notes + [str(n) for n in meta.get("notes", [])],
                      {**meta, "group_keep": kept})
     record.level = float(meta.get("level", record.channel_reduction))
     return PruneResult(model=model, record=record)

@@ -19,11 +19,7 @@ from prunebench.pruning import coupled_groups, prune_by_indices
 LEVELS = (0.3, 0.6, 0.9)
 IMGSZ = 64
 TINY = 0.0625
-#: the NNI plugin's mask resolution assumes every coupled conv has the group's width; YOLOv8's C2f ties only
-#: half of cv1 to the bottleneck chain, so its pruners are known not to handle yolov8 yet
-_NNI_PARTIAL = pytest.mark.xfail(strict=True, raises=ValueError,
-                                 reason="prunebench-nni cannot resolve partly coupled groups (C2f) yet")
-PRUNERS = [pytest.param(n, marks=_NNI_PARTIAL) if n.startswith("nni-") else n for n in pb.list_pruners()]
+PRUNERS = pb.list_pruners()
 
 
 def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:

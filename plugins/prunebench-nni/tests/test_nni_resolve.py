@@ -52,9 +52,10 @@ def test_unscored_groups_are_skipped_and_counts_are_clamped() -> None:
     assert res.groups == 1
 
 
-def test_members_with_different_widths_are_refused() -> None:
-    with pytest.raises(ValueError, match="different output channel counts"):
-        resolve_groups({"a": ["a", "b"]}, {"a": _votes(1, 0), "b": _votes(1, 0, 1)}, {}, {"a": 1})
+def test_a_partly_tied_member_does_not_vote() -> None:
+    """YOLOv8 C2f: a bottleneck conv carries half of cv1's channels; cv1 (the full width) decides for both."""
+    res = resolve_groups({"g": ["wide", "part"]}, {"wide": _votes(1, 0, 1, 1), "part": _votes(0, 0)}, {}, {"g": 2})
+    assert res.keep == {"wide": [0, 2], "part": [0, 2]}
 
 
 def test_keep_from_mask_reads_output_channels() -> None:

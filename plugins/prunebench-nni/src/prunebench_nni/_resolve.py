@@ -74,9 +74,10 @@ def resolve_groups(
         if not members:
             continue
         sizes = {name: int(votes[name].numel()) for name in members}
-        c = sizes[members[0]]
-        if len(set(sizes.values())) != 1:
-            raise ValueError(f"Coupled convs of group {key!r} have different output channel counts: {sizes}")
+        c = max(sizes.values())
+        # a conv tied to only part of the group (YOLOv8 C2f: a bottleneck with half of cv1) has no vote of
+        # the group's width; the convs carrying every channel decide, as prunebench's own criteria do
+        members = [name for name in members if sizes[name] == c]
         vote = torch.zeros(c, dtype=torch.float64)
         for name in members:
             vote += votes[name].reshape(-1).double()
