@@ -1,4 +1,4 @@
-"""Speed of one training step (forward, loss, backward, SGD step) for yolov5n and yolov5s.
+"""Speed of one training step (forward, loss, backward, SGD step) for yolov5n/s and yolov8n/s.
 
 Run: ``python -m pytest benchmarks/bench_train.py --benchmark-enable --benchmark-group-by=group``.
 Batch 16 at 320x320 on synthetic tea-bud batches (mosaic-augmented, as the trainer sees them), one
@@ -29,7 +29,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.Tensor, torch
     return imgs.float() / 255, targets
 
 
-@pytest.mark.parametrize("name", ["yolov5n", "yolov5s"])
+@pytest.mark.parametrize("name", ["yolov5n", "yolov5s", "yolov8n", "yolov8s"])
 def test_train_step(benchmark: Any, batch: tuple[torch.Tensor, torch.Tensor], name: str) -> None:
     family = pb.get_model_family(name)
     torch.manual_seed(0)
