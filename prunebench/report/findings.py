@@ -19,7 +19,14 @@ from collections.abc import Sequence
 
 from prunebench.report.cost import cell_cost
 from prunebench.report.summary import Row, metric_info, summarize
-from prunebench.report.uncertainty import Comparison, Statistics, SummaryStat, compare_cells, compute_statistics
+from prunebench.report.uncertainty import (
+    Comparison,
+    Statistics,
+    SummaryStat,
+    compare_cells,
+    compute_statistics,
+    number_format,
+)
 from prunebench.stats.significance import holm
 from prunebench.suite.results import CellResult, Results
 
@@ -31,9 +38,10 @@ def _cells(results: Results, model: str, pruner: str | None, level: float) -> li
             and (pruner is None or round(c.level, 6) == round(level, 6))]
 
 
-def _ci(s: SummaryStat | None, fmt: str = ".3f") -> str:
+def _ci(s: SummaryStat | None, fmt: str | None = None) -> str:
     if s is None or s.mean is None:
         return "—"
+    fmt = fmt or number_format(s.mean, s.low, s.high)
     if not s.has_interval:
         return f"{s.mean:{fmt}} (no interval)"
     return f"{s.mean:{fmt}} [{s.low:{fmt}}, {s.high:{fmt}}]"
@@ -129,8 +137,10 @@ def _best(results: Results, stats: Statistics, rows: Sequence[Row], metric: str)
                        "could not be tested.")
             continue
         sign = 1 if c.a == best else -1
-        ev = c.evidence() if sign == 1 else c.evidence().replace(f"Δ {c.diff:.3f}", f"Δ {-c.diff:.3f}")
-        if c.significant and sign * c.diff > 0:
+        if sign == -1:  # state it as best - runner-up: the difference, and its interval, change sign
+            c = Comparison(**{**c.__dict__, "a": c.b, "b": c.a, "diff": -c.diff, "low": -c.high, "high": -c.low})
+        ev = c.evidence()
+        if c.significant and c.diff > 0:
             out.append(f"{model} at {level:g}: best pruner by {label} is {best}, significantly ahead of {runner} "
                        f"({best} - {runner} {ev}).")
         else:

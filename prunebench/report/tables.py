@@ -121,6 +121,8 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
                    *(label for _m, _h, label in RETENTION.values())]
         groups = ["id", "id", *("accuracy" if infos[m]["kind"] == "accuracy" else "cost" for m in columns),
                   *("accuracy" if RETENTION[n][0].startswith("map") else "cost" for n in RETENTION)]
+        headers.append("Budget")
+        groups.append("cost")
         if several_seeds:
             headers.insert(2, "Seeds")
             groups.insert(2, "id")
@@ -136,6 +138,7 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
                       for m in columns]
             cells += [format_retention(name, r.retention.get(name)) + _interval(stats, r, name, ".1%")
                       for name in RETENTION]
+            cells.append(_budget(results, r))
             if has_notes:
                 cells.append(r.note)
             data.rows.append(cells)
@@ -152,6 +155,27 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
                         f"{latency_setting(results)}; {MISSING} = not measured or failed")
         tables.append(data)
     return tables
+
+
+def _budget(results: Results, row: Row) -> str:
+    """The compute of the row's own training stage (fine-tuning; training for the baseline), seed mean."""
+    from prunebench.report.cost import cell_cost
+
+    costs = [cell_cost(results, c) for c in row.done]
+    out = []
+    for kind, short in (("train", "train") if row.is_baseline else ("finetune", "ft"), ("sparsity", "sparsity")):
+        eps = [k[f"{kind}_epochs"] for k in costs if k.get(f"{kind}_epochs")]
+        if not eps:
+            continue
+        imgs = [k[f"{kind}_images"] for k in costs if k.get(f"{kind}_images") is not None]
+        secs = [k[f"{kind}_seconds"] for k in costs if k.get(f"{kind}_seconds") is not None]
+        text = f"{short} {max(eps):g} ep"
+        if imgs:
+            text += f" {max(imgs):,.0f} img"
+        if secs:
+            text += f" {sum(secs) / len(secs):.0f} s"
+        out.append(text)
+    return "\n".join(out) if out else MISSING
 
 
 def _interval(stats: Statistics, row: Row, metric: str, fmt: str) -> str:
@@ -237,7 +261,8 @@ def failed_cells_table(results: Results) -> TableData | None:
     return data
 
 
-_TEXT_HEADERS = ("Note", "Best", "Runner-up", "Ties", "Error", "Model", "Cell", "Key", "Value", "Test", "Verdict")
+_TEXT_HEADERS = ("Note", "Best", "Runner-up", "Ties", "Error", "Model", "Cell", "Key", "Value", "Test", "Verdict",
+                 "Budget")
 _ID_HEADERS = ("Pruner", "Level", "Seeds", "Model", "Cell", "Best")
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "SummaryStat",
     "compare_cells",
     "compute_statistics",
+    "number_format",
     "speedup_rows",
 ]
 
@@ -109,13 +110,20 @@ class Comparison:
         out["ci95_low"], out["ci95_high"] = out.pop("low"), out.pop("high")
         return out
 
-    def evidence(self, fmt: str = ".3f") -> str:
+    def evidence(self, fmt: str | None = None) -> str:
         """``"Δ -0.120 [-0.180, -0.070], p_holm 0.004, paired t, n=3"``: what a finding cites."""
+        fmt = fmt or number_format(self.diff, self.low, self.high)
         sym = "×" if self.metric == "speedup" and self.b == "baseline" else "Δ "
         p = "" if math.isnan(self.p) else f", p {_p(self.p)}" + (
             "" if math.isnan(self.p_holm) else f", p_holm {_p(self.p_holm)}")
         n = f"n={self.n} seed" + ("s" if self.n != 1 else "")
         return f"{sym}{self.diff:{fmt}} [{self.low:{fmt}}, {self.high:{fmt}}]{p}, {self.method}, {n}"
+
+
+def number_format(*values: float | None) -> str:
+    """``.3f`` for figures of accuracy size; ``.2e`` when every value is below 0.01 (so they do not read 0.000)."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    return ".2e" if finite and max(finite) < 0.01 and max(finite) > 0 else ".3f"
 
 
 def _p(p: float) -> str:

@@ -115,3 +115,12 @@ def test_pareto_front(tmp_path: Path) -> None:
     rows = summarize(_results(tmp_path, maps, seeds=1))
     front = pareto_front(rows, "latency_ms")
     assert [(r.label, r.level) for r in front] == [("l1", 0.6), ("baseline", 0.0)]
+
+
+def test_best_pruner_evidence_is_best_minus_runner_up(tmp_path: Path) -> None:
+    maps = {(None, 0.0): [0.9, 0.91, 0.9], ("l1", 0.3): [0.60, 0.62, 0.58], ("random", 0.3): [0.80, 0.81, 0.79]}
+    line = next(ln for ln in findings(_results(tmp_path, maps)) if "best pruner" in ln)
+    assert "random, significantly ahead of l1" in line
+    diff, low = (float(x) for x in line.split("random - l1 Δ ")[1].split(",")[0].replace("[", "").split())
+    assert diff > 0
+    assert low > 0  # the interval was turned round with the difference

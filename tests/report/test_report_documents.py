@@ -19,7 +19,7 @@ def test_report_md_sections_and_links(plotted_run, failed_key):
                     "## Failed cells", "## Plots", "## Environment", "## Spec"):
         assert f"\n{heading}\n" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) == 22
+    assert len(links) == 24  # every plot of plot_jobs, the two recovery plots included
     for link in links:
         assert link.startswith("plots/")
         assert (run / link).is_file()
@@ -34,7 +34,7 @@ def test_report_html_is_self_contained(plotted_run):
     run = fake_results.run_dir
     html = write_html(fake_results, run).read_text()
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(srcs) == 22
+    assert len(srcs) == 24  # every plot, the two recovery plots included
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "<table>" in html
     assert 'class="baseline"' in html
@@ -61,7 +61,7 @@ def test_every_bundled_reporter_writes_its_files(plotted_run, no_third_party_plu
     assert written["csv"] == [run / "results.csv"]
     assert written["markdown"] == [run / "report.md"]
     assert written["html"] == [run / "report.html"]
-    assert len(list((run / "plots").glob("*.png"))) == 22
+    assert len(list((run / "plots").glob("*.png"))) == 24
 
 
 def test_plots_and_markdown_reporters_draw_into_the_run_folder(fake_results, no_third_party_plugins):
@@ -70,7 +70,7 @@ def test_plots_and_markdown_reporters_draw_into_the_run_folder(fake_results, no_
     md = pb.create_reporter("markdown").report(fake_results, run, None)  # draws the plots it links
     drawn = sorted(p.name for p in (run / "plots").glob("*.png"))
     assert md == [run / "report.md"]
-    assert len(drawn) == 10
+    assert len(drawn) == 11  # with the recovery plot of yolov5n
     again = pb.create_reporter("plots", folder="figures").report(fake_results, run, None)
     assert sorted(p.name for p in again) == drawn
     assert all(p.parent == run / "figures" for p in again)
