@@ -19,7 +19,7 @@ from prunebench.report.summary import (
     model_rows,
     summarize,
 )
-from prunebench.report.uncertainty import Comparison, Statistics, compute_statistics
+from prunebench.report.uncertainty import Comparison, Statistics, compute_statistics, number_format
 from prunebench.suite.results import Results
 
 __all__ = [
@@ -201,8 +201,9 @@ def comparison_tables(results: Results, stats: Statistics | None = None) -> list
         data = TableData(title=f"{model} at level {level:g}: {label}, paired comparisons",
                          headers=["A", "B", "A - B", "95% CI", "p", "p (Holm)", "Test", "n", "Verdict"], rows=[])
         for c in comps:
-            diff = f"{c.diff:.2f}x" if c.null == 1.0 else f"{c.diff:+.3f}"
-            ci = f"[{c.low:.2f}, {c.high:.2f}]" if c.null == 1.0 else f"[{c.low:+.3f}, {c.high:+.3f}]"
+            f = "+" + number_format(c.diff, c.low, c.high)
+            diff = f"{c.diff:.2f}x" if c.null == 1.0 else f"{c.diff:{f}}"
+            ci = f"[{c.low:.2f}, {c.high:.2f}]" if c.null == 1.0 else f"[{c.low:{f}}, {c.high:{f}}]"
             p = MISSING if math.isnan(c.p) else f"{c.p:.3g}"
             ph = MISSING if math.isnan(c.p_holm) else f"{c.p_holm:.3g}"
             verdict = ("A higher" if c.diff > c.null else "A lower") if c.significant else "not distinguishable"
