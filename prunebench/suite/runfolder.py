@@ -29,7 +29,10 @@ MARKER_NAME = ".prunebench-run.json"
 STORE_NAME = "results.sqlite"  # the same name as prunebench.suite.store.STORE_NAME (kept import-light here)
 #: files at the top of a run folder that ``--fresh`` deletes (the store and the event log)
 _OWN_FILES = (STORE_NAME, STORE_NAME + "-wal", STORE_NAME + "-shm", "events.jsonl")
-_STAGE_DIR = re.compile(r"^(data|train|sparsity|prune|finetune|evaluate)-[0-9a-f]{16}$")
+_STAGE_DIR = re.compile(r"^(data|train|sparsity|prune|finetune|evaluate|speed)-[0-9a-f]{16}$")
+# stages/<key>.changed-<UTC time>/: a stage folder prunebench set aside when its artifact failed verification
+# (named by set_aside_name)
+_SET_ASIDE = re.compile(r"^(?P<key>[a-z]+-[0-9a-f]{16})\.changed-\d{8}T\d{6}Z$")
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
@@ -168,6 +171,18 @@ def check_fresh(run_dir: Path) -> None:
                          hint="Give another folder with --out, or remove its contents yourself.")
 
 
+def set_aside_name(key: str) -> str:
+    """The name under which a stage folder whose artifact changed is kept: ``<key>.changed-<UTC time>``."""
+    return f"{key}.changed-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+
+
+def _own_stage_folder(name: str, listed: set[str]) -> bool:
+    """Whether ``stages/<name>`` is a folder prunebench writes: a stage's, or one it set aside as changed."""
+    aside = _SET_ASIDE.match(name)
+    key = aside.group("key") if aside is not None else name
+    return key in listed or _STAGE_DIR.match(key) is not None
+
+
 def clear_run_dir(run_dir: Path) -> list[str]:
     """Delete what prunebench wrote in a run folder (``--fresh``); return the entries of ``stages/`` it left.
 
@@ -185,8 +200,7 @@ def clear_run_dir(run_dir: Path) -> list[str]:
         import shutil
 
         for entry in sorted(stages.iterdir()):
-            ours = entry.is_dir() and not entry.is_symlink() and (
-                entry.name in listed or _STAGE_DIR.match(entry.name) is not None)
+            ours = entry.is_dir() and not entry.is_symlink() and _own_stage_folder(entry.name, listed)
             if ours:
                 shutil.rmtree(entry)
             else:

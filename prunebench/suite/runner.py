@@ -86,7 +86,9 @@ def set_aside_stage_folder(run_dir: Path, key: str, paths: list[str]) -> Path | 
     folder = run_dir / "stages" / key
     if not folder.is_dir() or not any(Path(p).parts[:2] == ("stages", key) for p in paths):
         return None
-    kept = folder.with_name(f"{key}.changed-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    from prunebench.suite.runfolder import set_aside_name
+
+    kept = folder.with_name(set_aside_name(key))
     folder.rename(kept)
     return kept
 

@@ -95,3 +95,25 @@ def test_a_store_without_marker_still_counts_and_an_empty_sqlite_does_not(tmp_pa
     with pytest.raises(UsageError, match="not a prunebench run folder"):
         clear_run_dir(fake)
     assert (fake / "stages" / STAGE).is_dir()
+
+
+def test_fresh_deletes_the_stage_folders_prunebench_set_aside_and_nothing_else(tmp_path: Path) -> None:
+    from prunebench.suite.runfolder import set_aside_name
+
+    run = tmp_path / "run"
+    _fake_run_folder(run)
+    aside = run / "stages" / set_aside_name(STAGE)  # as a rerun keeps a stage whose artifact changed
+    aside.mkdir()
+    (aside / "weights.pt").write_bytes(b"damaged")
+    lookalikes = [f"{STAGE}.changed-yesterday", f"{STAGE}.changed-20261201T000000Z.mine",
+                  "mine.changed-20261201T000000Z"]
+    for name in lookalikes:
+        (run / "stages" / name).mkdir()
+        (run / "stages" / name / "notes.txt").write_text("mine")
+    (run / "stages" / f"{STAGE}.changed-20261201T000000Z").write_text("a file, not a folder")
+    left = clear_run_dir(run)
+    assert not aside.exists()
+    assert not (run / "stages" / STAGE).exists()
+    assert sorted(left) == sorted(f"stages/{n}" for n in [*lookalikes, f"{STAGE}.changed-20261201T000000Z"])
+    for name in lookalikes:
+        assert (run / "stages" / name / "notes.txt").read_text() == "mine"
