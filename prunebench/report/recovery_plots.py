@@ -61,6 +61,9 @@ def plot_recovery(results: Results, model: str, pruner: str, ax: Any = None) -> 
         ax.axhline(base.mean, color="black", lw=0.9, ls=":", label="unpruned (after training)")
         if base.has_interval:
             ax.axhspan(base.low, base.high, color="black", alpha=0.08, lw=0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel("Fine-tuning epoch")
     ax.set_ylabel("Validation mAP50")
     ax.set_ylim(bottom=0)
