@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LatencyCost", "check_latency_target", "latency_table_for"]
 
+#: how often a missed level re-calibrates the table on the latest measured plan and plans again
+MAX_CORRECTIONS = 3
+
 
 class LatencyCost:
     """A :class:`LatencyTable` with the ``predict(removed_out, removed_in) -> (params, cost)`` shape of a
@@ -88,8 +91,9 @@ def check_latency_target(record: PruneRecord, level: float, options: PrunerOptio
                          pruned: nn.Module, table: LatencyTable, predicted_ms: float, example: Any) -> bool:
     """Measure the achieved latency reduction, store it in ``record.extra`` and warn when it misses ``level``.
 
-    Returns True (plan again) when it missed and the cached table had not been corrected yet: the table is
-    then re-calibrated on this plan's measurement (a point near the level) and written back to the cache.
+    Returns True (plan again) when it missed and the cached table was corrected fewer than
+    :data:`MAX_CORRECTIONS` times for this level: the table is then re-calibrated on this plan's measurement
+    (a point nearer the level than the last one: a secant step) and written back to the cache.
     """
     import json
     import warnings
@@ -111,7 +115,7 @@ def check_latency_target(record: PruneRecord, level: float, options: PrunerOptio
     if abs(achieved - level) > options.tolerance:
         path = table.info.get("calibrated_path")
         corrected = list(table.info.get("corrected_levels") or [])
-        if path and level not in corrected and measured["after_ms"] < measured["before_ms"]:
+        if path and corrected.count(level) < MAX_CORRECTIONS and measured["after_ms"] < measured["before_ms"]:
             after = measure_costs(pruned, example.to(device))
             removed_out = {n: c.cout - after.convs[n].cout for n, c in table.convs.items() if n in after.convs}
             removed_in = {n: float(c.cin - after.convs[n].cin) for n, c in table.convs.items() if n in after.convs}
