@@ -28,7 +28,7 @@ class ScopeGroups:
     inputs: dict[str, list[tuple[str, float]]]
     notes: list[str] = field(default_factory=list)
     #: group key -> channel subsets (group indices) that must each keep a channel: the ranges of convs only
-    #: partly tied to the group and what they leave (YOLOv8 C2f: cv1's two halves)
+    #: partly tied to the group or reading only part of it, and what they leave (YOLOv8 C2f: cv1's halves)
     parts: dict[str, list[list[int]]] = field(default_factory=dict)
     #: group key -> conv -> share of the group's channels it carries (only convs partly tied, share < 1)
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -93,6 +93,7 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
         bns: list[nn.Module] = []
         ins: list[tuple[nn.Conv2d, list[int]]] = []
         ranges: dict[nn.Module, list[int]] = {}
+        in_ranges: list[list[int]] = []  # what each consumer reads (YOLOv8 C2f: the first bottleneck reads b)
         for item in group:
             dep, idxs = item.dep, item.idxs
             module = dep.target.module
@@ -104,6 +105,7 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
                     bns.append(module)
             elif isinstance(module, nn.Conv2d):
                 ins.append((module, list(idxs)))
+                in_ranges.append(sorted({int(i) for i in (getattr(item, "root_idxs", None) or idxs)}))
         outs = sorted(dict.fromkeys(outs), key=lambda m: order[names[m]])
         inside = [m for m in outs if id(m) in prunable]
         if not inside:
@@ -123,6 +125,7 @@ def build_groups(model: nn.Module, family: ModelFamily, scope: str, example_inpu
         roots[key] = outs[0]
         members[key] = out_names
         partial = {tuple(ranges[m]) for m in outs if m.out_channels != full and m in ranges}
+        partial |= {tuple(r) for r in in_ranges if 0 < len(r) < full}
         if partial:
             shares[key] = {names[m]: m.out_channels / full for m in outs if m.out_channels != full}
             covered = {i for r in partial for i in r}

@@ -46,6 +46,8 @@ def latency_table_for(model: nn.Module, before: CostModel, example: Any, options
     import copy
     import json
 
+    import torch
+
     from prunebench.pruning.costs import measure_costs
     from prunebench.pruning.groups import build_groups, prune_group
     from prunebench.speed.latency_table import LatencyTable, build_latency_table, measure_latency_reduction
@@ -71,7 +73,9 @@ def latency_table_for(model: nn.Module, before: CostModel, example: Any, options
     groups = build_groups(half, context.family, options.scope, ex)
     for key, view in groups.views.items():
         keep = max(1, view.channels // 2)
-        prune_group(groups, key, list(range(keep, view.channels)))
+        # every part of a partly coupled group (YOLOv8 C2f's halves) keeps a channel
+        idx = groups.keep_parts(key, list(range(keep)), torch.zeros(view.channels))
+        prune_group(groups, key, sorted(set(range(view.channels)) - set(idx)))
     after = measure_costs(half, ex)
     removed_out = {n: s.cout - after.convs[n].cout for n, s in before.convs.items() if n in after.convs}
     removed_in = {n: float(s.cin - after.convs[n].cin) for n, s in before.convs.items() if n in after.convs}

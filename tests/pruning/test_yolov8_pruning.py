@@ -168,3 +168,16 @@ def test_pruned_model_exports_to_onnx_with_equal_outputs(tiny: nn.Module, tmp_pa
     with torch.no_grad():
         ref = pruned(x)[0].numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
+
+
+def test_latency_target_on_yolov8(tiny: nn.Module) -> None:
+    """The latency table's calibration prunes half of every group: C2f's halves must each keep a channel."""
+    pytest.importorskip("onnxruntime")
+    fam = pb.get_model_family("yolov8n", width_multiple=TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pruned, rec = pb.prune(tiny, "l1", level=0.3, family=fam, imgsz=IMGSZ, target="latency",
+                               scope="backbone+neck")
+    assert rec.params_after < rec.params_before
+    for i in (2, 4, 6, 8, 12, 15, 18, 21):
+        assert min(pruned.model[i].split_sizes()) >= 1
