@@ -138,7 +138,7 @@ class ModelFamily(_Plugin, ABC):
         Keys: ``optimizer`` (SGD, Adam, AdamW or auto), ``close_mosaic`` (epochs), ``warmup_min_iters`` and
         ``fitness`` (yolov5 or map50-95). The default is YOLOv5's train.py.
         """
-        return {"optimizer": "SGD", "close_mosaic": 0, "warmup_min_iters": 100, "fitness": "yolov5"}
+        return {"optimizer": "SGD", "close_mosaic": 0, "warmup_min_iters": 100, "fitness": "map50-weighted"}
 
     @abstractmethod
     def save(self, model: nn.Module, path: str | Path, **meta: Any) -> Path:

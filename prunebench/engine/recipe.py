@@ -27,7 +27,7 @@ class Recipe:
     warmup_betas: bool  #: also ramp Adam's beta1 during warm-up (Ultralytics only ramps SGD momentum)
     warmup_min_iters: int
     close_mosaic: int
-    fitness: str  #: yolov5 (0.1 mAP50 + 0.9 mAP50-95) or map50-95
+    fitness: str  #: map50-weighted (0.1 mAP50 + 0.9 mAP50-95) or map50-95
 
 
 def resolve_recipe(family: ModelFamily, cfg: TrainConfig, hyp: Mapping[str, float], *, nc: int,
@@ -38,7 +38,7 @@ def resolve_recipe(family: ModelFamily, cfg: TrainConfig, hyp: Mapping[str, floa
     10000, SGD at lr 0.01 (8.4 uses its MuSGD there), otherwise AdamW at ``round(0.01 / (4 + nc), 6)``; both
     with momentum 0.9 and ``warmup_bias_lr`` 0. The warm-up still ramps SGD momentum to ``hyp["momentum"]``.
     """
-    fam: dict[str, Any] = {"optimizer": "SGD", "close_mosaic": 0, "warmup_min_iters": 100, "fitness": "yolov5",
+    fam: dict[str, Any] = {"optimizer": "SGD", "close_mosaic": 0, "warmup_min_iters": 100, "fitness": "map50-weighted",
                            "warmup_betas": True, **family.train_recipe()}
     name = fam["optimizer"] if cfg.optimizer == "family" else cfg.optimizer
     lr0, momentum, bias_lr = float(hyp["lr0"]), float(hyp["momentum"]), float(hyp["warmup_bias_lr"])

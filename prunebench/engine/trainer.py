@@ -274,7 +274,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 if val.loss is not None:
                     for n, v in zip(loss_names, val.loss, strict=True):
                         row[f"val/{n}_loss"] = float(v)
-                fitness = float(m.fitness) if recipe.fitness == "yolov5" else float(m.map50_95)
+                fitness = float(m.fitness) if recipe.fitness == "map50-weighted" else float(m.map50_95)
                 if own:
                     prog.console.print(f"{desc}: P {m.precision:.3f} R {m.recall:.3f} mAP50 {m.map50:.3f} "
                                        f"mAP50-95 {m.map50_95:.3f} ({val.seconds:.1f} s val)")

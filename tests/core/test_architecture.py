@@ -47,15 +47,7 @@ CORE = sorted([
 ])
 
 #: Known violations still to remove: (path relative to prunebench/, what) -> who removes it. Keep it short.
-ALLOWED: dict[tuple[str, str], str] = {
-    # The training recipe's fitness convention is spelt "yolov5" (0.1 mAP50 + 0.9 mAP50-95), so the engine
-    # branches on a bundled plugin's name; a convention name that is no model's (e.g. "map50-weighted")
-    # would remove all four. Owner: the YOLOv8 work (issue 2's recipe, commit eb541a7).
-    ("contracts.py", "the string 'yolov5'"): "yolov8 recipe",
-    ("engine/config.py", "the string 'yolov5'"): "yolov8 recipe",
-    ("engine/recipe.py", "the string 'yolov5'"): "yolov8 recipe",
-    ("engine/trainer.py", "the string 'yolov5'"): "yolov8 recipe",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _is_bundled_module(name: str) -> bool:

@@ -22,7 +22,7 @@ def test_yolov5_recipe_is_train_py() -> None:
     fam = pb.get_model_family("yolov5n")
     r = resolve_recipe(fam, _cfg(), fam.default_hyp(), nc=1, images=100)
     assert (r.optimizer, r.lr0, r.momentum, r.warmup_bias_lr) == ("SGD", 0.01, 0.937, 0.1)
-    assert (r.warmup_min_iters, r.close_mosaic, r.fitness, r.warmup_betas) == (100, 0, "yolov5", True)
+    assert (r.warmup_min_iters, r.close_mosaic, r.fitness, r.warmup_betas) == (100, 0, "map50-weighted", True)
 
 
 @pytest.mark.parametrize(("nc", "lr"), [(1, 0.002), (80, 0.000119)])
@@ -42,9 +42,9 @@ def test_yolov8_auto_optimizer_for_long_runs() -> None:
 
 def test_spec_settings_override_the_recipe() -> None:
     fam = pb.get_model_family("yolov8n")
-    cfg = _cfg(optimizer="SGD", close_mosaic=2, warmup_min_iters=5, fitness="yolov5")
+    cfg = _cfg(optimizer="SGD", close_mosaic=2, warmup_min_iters=5, fitness="map50-weighted")
     r = resolve_recipe(fam, cfg, {**fam.default_hyp(), "lr0": 0.02}, nc=1, images=100)
-    assert (r.optimizer, r.lr0, r.close_mosaic, r.warmup_min_iters, r.fitness) == ("SGD", 0.02, 2, 5, "yolov5")
+    assert (r.optimizer, r.lr0, r.close_mosaic, r.warmup_min_iters, r.fitness) == ("SGD", 0.02, 2, 5, "map50-weighted")
     v5 = pb.get_model_family("yolov5n")
     assert resolve_recipe(v5, _cfg(optimizer="auto"), v5.default_hyp(), nc=3, images=100).lr0 == round(0.01 / 7, 6)
 
