@@ -52,8 +52,9 @@ class TrainConfig(BaseModel):
                               "for up to 10000 iterations, else SGD at 0.01); family: the model family's recipe "
                               "(YOLOv5 SGD, YOLOv8 auto)")
     fitness: Literal["map50-weighted", "map50-95", "family"] = Field(
-        "family", description="what picks best.pt: map50-weighted = 0.1 mAP50 + 0.9 mAP50-95, map50-95 = mAP50-95 alone; "
-                              "family: the model family's recipe (YOLOv5 map50-weighted, YOLOv8 map50-95)")
+        "family", description="what picks best.pt: map50-weighted = 0.1 mAP50 + 0.9 mAP50-95, "
+                              "map50-95 = mAP50-95 alone; family: the model family's recipe "
+                              "(YOLOv5 map50-weighted, YOLOv8 map50-95)")
     hyp: dict[str, float] = Field(default_factory=dict,
                                   description="overrides of the model family's default hyper-parameters "
                                               "(e.g. lr0, lrf, mosaic, fliplr; names and ranges: "
