@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from prunebench._version import __version__
 from prunebench.errors import PrunebenchError
+from prunebench.interrupts import Terminated, handle_signals
 
 __all__ = ["COMMANDS", "Terminated", "build_parser", "main"]
 
@@ -102,15 +101,6 @@ def _user_error(exc: BaseException) -> PrunebenchError | None:
     return None
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what a cluster scheduler sends), handled exactly like Ctrl-C; exit code 143."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
-    raise Terminated
-
-
 def _interrupted(exc: KeyboardInterrupt, command: str) -> int:
     what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
     print(f"\n{what}", file=sys.stderr)
@@ -131,11 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return int(args.handler(args) or 0)
+        with handle_signals():  # Ctrl-C and SIGTERM recorded, so that neither is ever lost (see interrupts)
+            return int(args.handler(args) or 0)
     except Exception as exc:
         user = exc if isinstance(exc, PrunebenchError) else _user_error(exc)
         if user is None:  # a bug: the traceback is what helps
@@ -145,10 +133,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(user)
         return user.exit_code
     except KeyboardInterrupt as exc:
-        return _interrupted(exc, args.command)
+        code = _interrupted(exc, args.command)
+    _collect_interrupted(debug)
+    return code
+
+
+def _collect_interrupted(debug: bool) -> None:
+    """Finalise the interrupted stage's objects now, quietly (all of it with ``--debug``).
+
+    A SIGTERM sent to the process group also stops the DataLoader workers; the loader, kept in a reference
+    cycle by the stage's exception, would otherwise be finalised at exit, where torch reports the killed
+    worker as "Exception ignored ... RuntimeError: DataLoader worker ... is killed by signal".
+    """
+    import gc
+
+    if debug:
+        gc.collect()
+        return
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        gc.collect()
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from prunebench.interrupts import raise_if_interrupted
 from prunebench.suite.executors.base import UpstreamFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +60,7 @@ class Driver:
     # -- StageObserver: while a stage runs ----------------------------------------------------------
 
     def stage_started(self, stage: Stage) -> None:
+        raise_if_interrupted()  # a Ctrl-C or SIGTERM whose exception was swallowed stops the run here
         self.store.mark_running(stage, self.run_id)
         for c in self.plan.cells_of(stage.key):
             self._start_cell(c)
@@ -66,6 +68,7 @@ class Driver:
         self._show(stage, stage.kind)
 
     def epoch_end(self, stage: Stage, epoch: int, row: dict[str, float]) -> None:
+        raise_if_interrupted()
         self.live_epochs.add(stage.key)
         self.cat.hook.epoch_finished(cell=self.cell_for(stage), stage=stage.kind, epoch=int(epoch), metrics=row)
         self._show(stage, f"{stage.kind} · epoch {int(epoch) + 1}")
@@ -74,9 +77,11 @@ class Driver:
 
     def on_done(self, stage: Stage, result: StageResult | None, error: BaseException | None) -> None:
         if error is not None or result is None:
+            raise_if_interrupted()  # e.g. "DataLoader worker killed by signal" after a process-group SIGTERM
             self._stage_failed(stage, error or RuntimeError("the executor returned no result"))
         else:
-            self._stage_done(stage, result)
+            self._stage_done(stage, result)  # a finished stage is kept even when a signal came meanwhile
+            raise_if_interrupted()
 
     def _stage_failed(self, stage: Stage, error: BaseException) -> None:
         skipped = isinstance(error, UpstreamFailed)

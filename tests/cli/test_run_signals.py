@@ -2,51 +2,77 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
-def _wait_for_a_running_stage(proc: subprocess.Popen[str], run_dir: Path, kind: str) -> bool:
+def _wait_for_training(proc: subprocess.Popen[str], run_dir: Path) -> bool:
+    """Wait for the readiness mark: an ``epoch_finished`` line of the train stage in ``events.jsonl``.
+
+    By then the training loop runs with its DataLoader worker (the store's 'running' row comes earlier,
+    while the process may still be importing, building the model or forking the worker).
+    """
+    events = run_dir / "events.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
-        if (run_dir / "results.sqlite").exists():
-            try:
-                conn = sqlite3.connect(run_dir / "results.sqlite", timeout=1)
-                rows = conn.execute("SELECT kind FROM stages WHERE status='running'").fetchall()
-                conn.close()
-            except sqlite3.Error:
-                rows = []
-            if (kind,) in rows:
-                return True
+        if events.is_file():
+            for line in events.read_text(encoding="utf-8").splitlines():
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:  # a line being written
+                    continue
+                if event.get("event") == "epoch_finished" and event.get("stage") == "train":
+                    return True
         time.sleep(0.05)
     return False
 
 
-@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
-                                                       (signal.SIGINT, 130, "interrupted")])
-def test_a_signal_closes_the_run_as_interrupted(write_spec: Any, tmp_path: Path, signum: int, code: int,
-                                                said: str) -> None:
+def _drain(stream: IO[str], into: list[str]) -> threading.Thread:
+    """Read the child's stderr while it runs: a full pipe would block the child in a write."""
+    thread = threading.Thread(target=lambda: into.append(stream.read()), daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(("signum", "group", "code", "said"), [
+    (signal.SIGTERM, True, 143, "terminated (SIGTERM)"),  # a scheduler's stop: the DataLoader worker gets it too
+    (signal.SIGINT, False, 130, "interrupted")])
+def test_a_signal_closes_the_run_as_interrupted(write_spec: Any, tmp_path: Path, signum: int, group: bool,
+                                                code: int, said: str) -> None:
     run_dir = tmp_path / "run"
-    budget = {"epochs": 200, "imgsz": 64, "batch_size": 4, "max_batches": 1, "warmup_epochs": 0.0, "cache": False}
+    budget = {"epochs": 200, "imgsz": 64, "batch_size": 4, "max_batches": 1, "warmup_epochs": 0.0, "cache": False,
+              "workers": 1}
     spec = write_spec(out=run_dir, train=budget)
     proc = subprocess.Popen([sys.executable, "-m", "prunebench", "run", str(spec), "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stderr is not None
+    chunks: list[str] = []
+    reader = _drain(proc.stderr, chunks)
     try:
-        running = _wait_for_a_running_stage(proc, run_dir, "train")
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=300)  # a loaded 2-core machine can take long to close a stage
+        running = _wait_for_training(proc, run_dir)
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        proc.wait(timeout=120)
+        reader.join(timeout=30)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = "".join(chunks)
     assert running, f"the run ended before its training started: {err[-2000:]!r}"
     assert proc.returncode == code, err[-3000:]
     text = " ".join(err.split())
@@ -63,3 +89,26 @@ def test_a_signal_closes_the_run_as_interrupted(write_spec: Any, tmp_path: Path,
     assert runs[0][0] == "interrupted"
     assert runs[0][1] is not None
     assert stages["data"] == "done"  # what finished before the signal is kept
+
+
+class _Finaliser:
+    def __del__(self) -> None:  # where Python swallows the KeyboardInterrupt a signal raises
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the handler runs at the next bytecode boundary, still inside __del__
+            pass
+
+
+def test_a_signal_whose_exception_was_swallowed_still_stops_at_the_next_safe_point(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from prunebench.interrupts import handle_signals, interrupted, raise_if_interrupted
+
+    swallowed: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+    with handle_signals():
+        _Finaliser()  # "Exception ignored in __del__": the program would go on
+        assert [type(u.exc_value) for u in swallowed] == [KeyboardInterrupt]
+        assert interrupted() == signal.SIGINT
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_interrupted()
+    assert interrupted() is None
+    raise_if_interrupted()  # outside the block nothing is pending
