@@ -25,17 +25,34 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                    help="run folder to look for cached stages in (default: the spec's output)")
     p.add_argument("--stages", action="store_true", help="also list every stage with its key")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every finished stage's artifacts, as `run --verify` does (by default sizes are "
+                        "checked and SHA-256 sums of files up to 64 MB, as `run` does)")
     p.set_defaults(handler=handle)
 
 
-def _stage_status(run_dir: Path) -> dict[str, str]:
-    """Stage key -> status in the run folder's store (empty without one; a damaged store is an error)."""
+def _stage_status(run_dir: Path, plan: Plan, verify: bool) -> tuple[dict[str, str], list[str]]:
+    """Stage key -> what ``run`` would do with it, and the sentences ``run`` would print about changed artifacts.
+
+    The store's own status, except that a finished stage counts as cached only where ``run`` would reuse it
+    (:meth:`Store.reuse`, the same check): one whose artifact is missing or changed is ``to rerun (artifact
+    changed: <file>)``, one downstream of it ``to rerun (upstream changed)``. Empty without a store; a
+    damaged store is an error.
+    """
     from prunebench.suite.store import STORE_NAME, Store
 
     if not (run_dir / STORE_NAME).is_file():
-        return {}
+        return {}, []
     with Store(run_dir, readonly=True) as store:
-        return store.stage_status()
+        status = store.stage_status()
+        reuse = store.reuse(plan, verify=verify)
+    for key in plan.stages:
+        if status.get(key) != "done" or key in reuse.results:
+            continue
+        changed = reuse.changed.get(key)
+        status[key] = (f"to rerun (artifact changed: {', '.join(changed)})" if changed
+                       else "to rerun (upstream changed)")
+    return status, reuse.problems
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -53,10 +70,12 @@ def handle(args: argparse.Namespace) -> int:
     cat = get_catalogue(spec.plugins)
     preflight(spec, cat)  # what `run` would fail on here: the device, weights, hyper-parameters, dataset
     plan = build_plan(spec, cat)
-    status = _stage_status(run_dir)
+    status, problems = _stage_status(run_dir, plan, args.verify)
     console = Console(highlight=False)
     console.print(f"[bold]{spec.name}[/]: spec OK - {len(plan.cells)} cells, {len(plan.stages)} stages; "
                   f"run folder {run_dir}")
+    for problem in problems:  # word for word what `run` will say
+        console.print(f"[yellow]artifact changed[/] {problem}")
     console.print(_cells_table(plan, status))
     done = sum(1 for k in plan.stages if status.get(k) == "done")
     counts = ", ".join(f"{n} {kind}" for kind, n in plan.counts().items())
@@ -72,15 +91,21 @@ def _cells_table(plan: Plan, status: dict[str, str]) -> Table:
 
     from prunebench.suite.plan import STAGE_KINDS
 
-    table = Table(title="plan: cells (model/pruner/level/seed) and their stages (✓ cached, · to run, ✗ failed before)")
+    table = Table(title="plan: cells (model/pruner/level/seed) and their stages (✓ cached, · to run, ↻ to rerun: "
+                        "an artifact changed, ✗ failed before)")
     table.add_column("cell", overflow="fold", min_width=20)
     for kind in STAGE_KINDS:
         table.add_column(kind, justify="center")
     marks = {"done": "[green]✓[/]", "failed": "[red]✗[/]"}
+
+    def mark(key: str) -> str:
+        state = status.get(key, "")
+        return "[yellow]↻[/]" if state.startswith("to rerun") else marks.get(state, "·")
+
     for cell in plan.cells:
         by_kind = {plan.stages[k].kind: k for k in cell.stages}
         row = [cell.key]
-        row += [marks.get(status.get(by_kind[k], ""), "·") if k in by_kind else "" for k in STAGE_KINDS]
+        row += [mark(by_kind[k]) if k in by_kind else "" for k in STAGE_KINDS]
         table.add_row(*row)
     return table
 

@@ -56,7 +56,8 @@ def test_check_artifact_sizes_always_and_hashes_small_files(tmp_path: Path) -> N
 
 
 def test_a_truncated_artifact_reruns_its_stage_and_dependents(baseline_spec: Path, tmp_path: Path,
-                                                              stable_metrics: Any) -> None:
+                                                              stable_metrics: Any,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "run"
     first, _ = _run(baseline_spec)
     before = _rows(run_dir)
@@ -66,6 +67,14 @@ def test_a_truncated_artifact_reruns_its_stage_and_dependents(baseline_spec: Pat
     assert (run_dir / "stages" / train / STAGE_JSON).is_file()
     truncated = weights.read_bytes()[: weights.stat().st_size // 2]
     weights.write_bytes(truncated)  # truncated after the stage finished
+
+    capsys.readouterr()
+    assert main(["validate", str(baseline_spec), "--stages"]) == 0  # validate decides as run will
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"to rerun (artifact changed: {first.stages[train].path('weights')})" in said
+    assert said.count("to rerun (") == 2  # and the evaluate stage that reads (and records) those weights
+    assert "1 of 3 cached" in said  # only the data stage is reused
+    assert "running it again" in said  # the sentence run prints, word for word
 
     again, out = _run(baseline_spec)
     after = _rows(run_dir)
