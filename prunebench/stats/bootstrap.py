@@ -72,20 +72,30 @@ def _classes(st: ImageStats, classes: np.ndarray) -> list[_Class]:
     return out
 
 
-def _first_at_least(cum: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Per column ``b``, the first row where the non-decreasing column ``cum[:, b]`` reaches ``level[k, b]``."""
-    m, b = cum.shape
-    step = int(cum[-1].max()) + int(level.max()) + 2
-    offs = np.arange(b, dtype=np.int64) * step
-    flat = (cum.T.astype(np.int64) + offs[:, None]).ravel()
-    pos = np.searchsorted(flat, (level.astype(np.int64) + offs[None, :]).ravel(), side="left").reshape(level.shape)
-    return np.minimum(pos - np.arange(b)[None, :] * m, m - 1)
+def _walk(wc: np.ndarray, start: np.ndarray, step: int) -> np.ndarray:
+    """Per row ``b`` of ``wc`` (``[B, n]`` draw counts), the nearest column from ``start[b, k]`` (inclusive)
+    going in direction ``step`` whose detection was drawn; ``-1`` or ``n`` where there is none.
+
+    About a third of the images are missing from a resample, so a walk stops after a couple of steps:
+    this touches ``O(B x K)`` entries instead of scanning the ``[B, n]`` array.
+    """
+    n = wc.shape[1]
+    flat_w = wc.reshape(-1)
+    out = np.array(start, dtype=np.int64, order="C")
+    flat = out.reshape(-1)
+    base = np.repeat(np.arange(start.shape[0], dtype=np.int64) * n, start.shape[1])
+    idx = np.flatnonzero((flat >= 0) & (flat < n))
+    while idx.size:
+        idx = idx[flat_w[base[idx] + flat[idx]] == 0]
+        flat[idx] += step
+        idx = idx[(flat[idx] >= 0) & (flat[idx] < n)]
+    return out
 
 
 def _levels(den: np.ndarray) -> np.ndarray:
-    """``[101, b]``: the largest integer ``m`` with ``m / den <= x_k`` (float division, as recall is computed)."""
-    x = _RX[:, None]
-    d = den[None, :]
+    """``[b, 101]``: the largest integer ``m`` with ``m / den <= x_k`` (float division, as recall is computed)."""
+    x = _RX[None, :]
+    d = den[:, None]
     m = np.floor(x * d)
     for _ in range(2):
         m = np.where((m + 1) / d <= x, m + 1, m)
@@ -93,66 +103,77 @@ def _levels(den: np.ndarray) -> np.ndarray:
     return m.astype(np.int64)
 
 
-def _ap(wc: np.ndarray, allc: np.ndarray, tp_col: np.ndarray, nl: np.ndarray) -> np.ndarray:
-    """AP (101-point, YOLOv5) of one class at one IoU threshold for each resample (``wc``: ``[n, B]``)."""
-    b = wc.shape[1]
-    total = allc[-1].astype(np.float64)
+def _ap(wc: np.ndarray, allc: np.ndarray, tp_col: np.ndarray, nl: np.ndarray,
+        offs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AP (101-point, YOLOv5) of one class at one IoU threshold for each resample (``wc``: ``[B, n]``).
+
+    Also returns the true-positive rows and the cumulative weighted true positives at them (``[B, n_tp]``).
+    ``offs[b]`` (``b x step``, ``step`` above any count of the class) makes the counts of all resamples one
+    sorted array, so one ``searchsorted`` with sorted queries finds every recall level of every resample.
+    """
+    b = wc.shape[0]
     pos = np.flatnonzero(tp_col)
+    if pos.size == 0:
+        return np.zeros(b), pos, np.zeros((b, 0), np.int64)
+    total = allc[:, -1].astype(np.float64)
     den = nl + _EPS
-    if pos.size:
-        tpc = np.cumsum(wc[pos], axis=0, dtype=np.int32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prec = np.where(tpc > 0, tpc / np.maximum(allc[pos], 1), 0.0)
-        env = np.flip(np.maximum.accumulate(np.flip(prec, 0), axis=0), 0)
-        big_m = tpc[-1].astype(np.int64)
-    else:
-        tpc = np.zeros((1, b), np.int64)
-        env = np.zeros((1, b))
-        big_m = np.zeros(b, np.int64)
-    lk = np.minimum(_levels(den), big_m[None, :])
-    inner = np.take_along_axis(env, _first_at_least(tpc, lk + 1), axis=0)
+    g = wc[:, pos]  # [B, m] int64
+    g[:, 0] += offs
+    np.cumsum(g, axis=1, out=g)  # cumulative true positives + offs[b]: sorted over the flattened array
+    tpc = g - offs[:, None]
+    prec = tpc / np.maximum(allc[:, pos], 1)
+    env = np.maximum.accumulate(prec[:, ::-1], axis=1)[:, ::-1]
+    big_m = tpc[:, -1]
+    lk = np.minimum(_levels(den), big_m[:, None])
+    m = pos.size
+    q = (lk + 1 + offs[:, None]).ravel()
+    first = np.searchsorted(g.ravel(), q, side="left").reshape(lk.shape) - np.arange(b)[:, None] * m
+    inner = np.take_along_axis(env, np.minimum(first, m - 1), axis=1)
     r_m = big_m / den
     with np.errstate(invalid="ignore", divide="ignore"):
         p_last = np.where(total > 0, big_m / np.maximum(total, 1), 0.0)
         slope = np.where(r_m < 1.0, (0.0 - p_last) / (1.0 - r_m), 0.0)
-    x = _RX[:, None]
-    tail = np.where(x == r_m[None, :], p_last[None, :], slope[None, :] * (x - r_m[None, :]) + p_last[None, :])
-    y = np.where(lk < big_m[None, :], inner, tail)
-    y[-1] = 0.0
-    ap = np.trapezoid(y.T, _RX, axis=1)
-    return np.where(total > 0, ap, 0.0)
+    x = _RX[None, :]
+    tail = np.where(x == r_m[:, None], p_last[:, None], slope[:, None] * (x - r_m[:, None]) + p_last[:, None])
+    y = np.where(lk < big_m[:, None], inner, tail)
+    y[:, -1] = 0.0
+    ap = np.trapezoid(y, _RX, axis=1)
+    return np.where(total > 0, ap, 0.0), pos, tpc
 
 
-def _conf_curves(c: _Class, wc: np.ndarray, allc: np.ndarray, nl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Recall and precision against confidence (``[1000, B]``, IoU 0.5): the values np.interp gives."""
-    n = wc.shape[0]
+def _conf_curves(c: _Class, wc: np.ndarray, allc: np.ndarray, nl: np.ndarray, pos0: np.ndarray,
+                 tpc0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recall and precision against confidence (``[B, 1000]``, IoU 0.5): the values np.interp gives.
+
+    ``pos0``/``tpc0``: the true-positive rows at IoU 0.5 and the cumulative weighted true positives there.
+    """
+    n = wc.shape[1]
     tp0 = c.tp[:, 0]
-    tpc = np.cumsum(wc * tp0[:, None], axis=0, dtype=np.int32)
-    valid = wc > 0
-    idx = np.arange(n, dtype=np.int32)[:, None]
-    prev = np.maximum.accumulate(np.where(valid, idx, np.int32(-1)), axis=0)
-    nxt = np.flip(np.minimum.accumulate(np.flip(np.where(valid, idx, np.int32(n)), 0), axis=0), 0)
     pq = c.pos_q
-    has_l = (pq > 0)[:, None]
+    has_l = (pq > 0)[None, :]
     lrow = np.maximum(pq - 1, 0)
-    left = np.where(has_l, prev[lrow], -1)  # [1000, B]
-    right = np.where((pq < n)[:, None], nxt[np.minimum(pq, n - 1)], n)
-    t_l = np.where(has_l, tpc[lrow], 0).astype(np.float64)
-    a_l = np.where(has_l, allc[lrow], 0).astype(np.float64)
+    left = _walk(wc, np.broadcast_to(np.where(pq > 0, lrow, -1), (wc.shape[0], pq.size)), -1)  # [B, 1000]
+    right = _walk(wc, np.broadcast_to(np.minimum(pq, n), (wc.shape[0], pq.size)), 1)
+    a_l = np.where(has_l, allc[:, lrow], 0).astype(np.float64)
+    n_tp = np.searchsorted(pos0, lrow, side="right")  # true-positive rows at or before lrow
+    if tpc0.shape[1]:
+        t_l = np.where(has_l & (n_tp > 0)[None, :], tpc0[:, np.maximum(n_tp - 1, 0)], 0).astype(np.float64)
+    else:
+        t_l = np.zeros_like(a_l)
     tp_r = np.where(right < n, tp0[np.minimum(right, n - 1)], False)
-    den = (nl + _EPS)[None, :]
+    den = (nl + _EPS)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         t_r = t_l + tp_r
         r_l, p_l = t_l / den, t_l / a_l
         r_r, p_r = t_r / den, t_r / (a_l + 1.0)
-        xq = -_PX[:, None]
+        xq = -_PX[None, :]
         xl = -c.conf[np.maximum(left, 0)]
         xr = -c.conf[np.minimum(right, n - 1)]
         at_left = (right >= n) | (xq == xl)
         r = np.where(left < 0, 0.0, np.where(at_left, r_l, (r_r - r_l) / (xr - xl) * (xq - xl) + r_l))
         p = np.where(left < 0, 1.0, np.where(at_left, p_l, (p_r - p_l) / (xr - xl) * (xq - xl) + p_l))
-    empty = allc[-1] == 0
-    r[:, empty], p[:, empty] = 0.0, 0.0
+    empty = allc[:, -1] == 0
+    r[empty], p[empty] = 0.0, 0.0
     return r, p
 
 
@@ -176,9 +197,8 @@ def detection_draws(st: ImageStats, weights: np.ndarray) -> dict[str, np.ndarray
     widest = max([1, *(pc.img.size for pc in per_class)])
     chunk = max(1, min(n_b, _CHUNK_ELEMENTS // widest))
     for b0 in range(0, n_b, chunk):
-        wb = w[b0:b0 + chunk]
+        wb = np.ascontiguousarray(w[b0:b0 + chunk], dtype=np.int64)  # [B, n_images]
         nb = wb.shape[0]
-        wbt = np.ascontiguousarray(wb.T.astype(np.int32))  # [n_images, B]
         nl = nl_all[b0:b0 + chunk]
         ap = np.zeros((nb, classes.size, t))
         p = np.zeros((nb, classes.size, _PX.size))
@@ -186,12 +206,15 @@ def detection_draws(st: ImageStats, weights: np.ndarray) -> dict[str, np.ndarray
         for ci, pc in enumerate(per_class):
             if pc.img.size == 0:
                 continue
-            wc = np.ascontiguousarray(wbt[pc.img])  # [n, B]: one row per detection
-            allc = np.cumsum(wc, axis=0, dtype=np.int32)
+            wc = np.take(wb, pc.img, axis=1)  # [B, n]: one column per detection, in confidence order
+            allc = np.cumsum(wc, axis=1)
+            offs = np.arange(nb, dtype=np.int64) * (int(allc[:, -1].max()) + 2)
+            pos0, tpc0 = np.zeros(0, np.int64), np.zeros((nb, 0), np.int64)
             for ti in range(t):
-                ap[:, ci, ti] = _ap(wc, allc, pc.tp[:, ti], nl[:, ci])
-            rc, pcv = _conf_curves(pc, wc, allc, nl[:, ci])
-            r[:, ci], p[:, ci] = rc.T, pcv.T
+                ap[:, ci, ti], pos, tpc = _ap(wc, allc, pc.tp[:, ti], nl[:, ci], offs)
+                if ti == 0:
+                    pos0, tpc0 = pos, tpc
+            r[:, ci], p[:, ci] = _conf_curves(pc, wc, allc, nl[:, ci], pos0, tpc0)
         mask = nl > 0
         counted = np.maximum(mask.sum(1), 1)
         f1 = 2 * p * r / (p + r + _EPS)
