@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from prunebench.plugins import get_catalogue
-from prunebench.spec import load_spec
+from prunebench.spec import load_spec, with_device
 from prunebench.suite.plan import build_plan
 from prunebench.suite.results import load_results
 from prunebench.suite.stage import StageResult
@@ -39,7 +39,8 @@ def _history(epochs: int) -> list[dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def full_spec() -> Any:
-    return load_spec(ROOT / "specs" / "tea-bud.yaml", check_plugins=False)
+    # the study as `--device cpu` plans it: its speed section's GPU runtimes are refused on a machine without one
+    return with_device(load_spec(ROOT / "specs" / "tea-bud.yaml", check_plugins=False), "cpu")
 
 
 def test_plan_full_study(benchmark: Any, full_spec: Any) -> None:

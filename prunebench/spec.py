@@ -40,6 +40,7 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "resolve_spec",
+    "with_device",
 ]
 
 T = TypeVar("T")
@@ -485,6 +486,20 @@ def _problem_from_pydantic(err: dict[str, Any], data: Any, lines: dict[tuple[Any
 # ------------------------------------------------------------------------------------------------
 # Loading
 # ------------------------------------------------------------------------------------------------
+
+
+def with_device(spec: Spec, device: str | None) -> Spec:
+    """The spec with ``device`` replaced (``run/validate --device``); the device is part of the stage keys.
+
+    :raises UsageError: ``device`` is not cpu, cuda, cuda:N or mps.
+    """
+    if device is None or device == spec.device:
+        return spec
+    try:
+        device = Spec._device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device: {exc}.") from None
+    return spec.model_copy(update={"device": device})
 
 
 def load_spec(path: str | Path, *, check_plugins: bool = True) -> Spec:

@@ -23,6 +23,9 @@ def add_parser(sub: Any) -> None:
                    help="start over: delete the run folder's results store and stage artifacts first")
     p.add_argument("--executor", default=None, metavar="NAME",
                    help="run with this executor (local, ray) instead of the spec's")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="run on this device (cpu, cuda, cuda:N, mps) instead of the spec's `device:`; the device is "
+                        "part of the stage keys, so stages computed on another device are not reused")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
     p.add_argument("--verify", action="store_true",
                    help="hash every reused artifact (by default sizes are always checked and SHA-256 sums of "
@@ -38,5 +41,5 @@ def handle(args: argparse.Namespace) -> int:
 
     spec = args.spec if args.spec is not None else default_spec_path()
     results = run(spec, out=args.out, fresh=args.fresh, progress=not args.no_progress, executor=args.executor,
-                  verify=args.verify, rebuild_store=args.rebuild_store)
+                  verify=args.verify, rebuild_store=args.rebuild_store, device=args.device)
     return 1 if any(c.status == "failed" for c in results.cells) else 0

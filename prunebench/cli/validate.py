@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                    help="run folder to look for cached stages in (default: the spec's output)")
     p.add_argument("--stages", action="store_true", help="also list every stage with its key")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="check and plan for this device (cpu, cuda, cuda:N, mps) instead of the spec's "
+                        "`device:`, as `run --device` would run it (the stage keys depend on it)")
     p.add_argument("--verify", action="store_true",
                    help="hash every finished stage's artifacts, as `run --verify` does (by default sizes are "
                         "checked and SHA-256 sums of files up to 64 MB, as `run` does)")
@@ -59,12 +62,12 @@ def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from prunebench.plugins import get_catalogue
-    from prunebench.spec import load_spec
+    from prunebench.spec import load_spec, with_device
     from prunebench.suite.plan import build_plan
     from prunebench.suite.preflight import preflight
     from prunebench.suite.runfolder import check_run_dir_path
 
-    spec = load_spec(args.spec)
+    spec = with_device(load_spec(args.spec), args.device)
     run_dir = args.out if args.out is not None else spec.run_dir
     check_run_dir_path(run_dir)
     cat = get_catalogue(spec.plugins)

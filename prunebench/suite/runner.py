@@ -151,7 +151,7 @@ def _run_plan(spec: Spec, cat: Catalogue, plan: Plan, store: Store, exec_name: s
 
 def run(spec: Spec | str | Path, *, out: Path | str | None = None, fresh: bool = False,
         console: Console | None = None, progress: bool = True, executor: str | None = None,
-        verify: bool = False, rebuild_store: bool = False) -> Results:
+        verify: bool = False, rebuild_store: bool = False, device: str | None = None) -> Results:
     """Run a benchmark suite and return its results (also written to the run folder).
 
     :param spec: a :class:`~prunebench.spec.Spec` or the path of a YAML spec.
@@ -162,12 +162,14 @@ def run(spec: Spec | str | Path, *, out: Path | str | None = None, fresh: bool =
     :param executor: run with this executor (its default options) instead of the spec's.
     :param verify: hash every reused artifact (default: only files up to 64 MB; sizes always).
     :param rebuild_store: first make a new ``results.sqlite`` from the stage folders (a damaged store).
+    :param device: run on this device instead of the spec's (it is part of the stage keys).
     """
     from rich.console import Console
 
     from prunebench.plugins import get_catalogue
+    from prunebench.spec import with_device
 
-    spec = _load(spec)
+    spec = with_device(_load(spec), device)
     console = console or Console()
     run_dir = Path(out) if out is not None else spec.run_dir
     cat = get_catalogue(spec.plugins)
