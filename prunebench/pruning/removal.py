@@ -17,7 +17,7 @@ from prunebench.pruning import levels
 from prunebench.pruning.costs import CostModel, measure_costs
 from prunebench.pruning.groups import ScopeGroups, build_groups, check_scope, prune_group
 from prunebench.pruning.importance import CRITERIA, GLOBAL_RAW, Criterion, accumulate_taylor_grads, normalise
-from prunebench.pruning.options import PrunerOptions, resolve_round_to, round_min_channels
+from prunebench.pruning.options import AUTO, PrunerOptions, resolve_round_to, round_min_channels
 
 __all__ = ["PruneSetup", "PruningWarning", "check_matched_target", "coupled_groups", "plan_counts", "prune_by_indices",
            "prune_model", "start_prune"]
@@ -353,6 +353,29 @@ def check_matched_target(record: PruneRecord, level: float, options: PrunerOptio
                             f"by more than {options.tolerance} (channel counts are discrete)")
 
 
+def _measured_round_to(model: nn.Module, level: float, options: PrunerOptions, context: PruneContext, *,
+                       before: CostModel, groups: ScopeGroups, ranked: Mapping[str, torch.Tensor],
+                       example: torch.Tensor, latency_table: Any) -> tuple[int | None, int, dict[str, Any]]:
+    """``round_to: auto`` on CPU: the multiple chosen from the per-layer latency table
+    (:func:`prunebench.speed.round_choice.choose_round_to`)."""
+    from prunebench.speed.latency_target import LatencyCost
+    from prunebench.speed.round_choice import choose_round_to
+
+    channels = {k: v.channels for k, v in groups.views.items()}
+
+    def plan(rt: int | None, rmin: int) -> dict[str, int]:
+        with warnings.catch_warnings():  # a candidate's notes are not the record's: only the chosen plan warns
+            warnings.simplefilter("ignore", PruningWarning)
+            return plan_counts(level, options, before=before, groups=groups, ranked=ranked, round_to=rt,
+                               round_min=rmin, notes=[], latency_table=latency_table)
+
+    with torch.no_grad():
+        probe = copy.deepcopy(model).cpu().eval()
+    return choose_round_to(probe, before, example.cpu(), options, context, plan,
+                           lambda table, counts: _predict(LatencyCost(table), groups, channels, counts)[1],
+                           lambda counts: _predict(before, groups, channels, counts)[1])
+
+
 def prune_model(model: nn.Module, level: float, context: PruneContext, options: PrunerOptions, *,
                 criterion: str | Criterion, name: str, taylor_batches: int = 4, inplace: bool = False) -> PruneResult:
     """Prune ``model`` at ``level`` with ``criterion`` under the shared ``options``; return model and record.
@@ -386,6 +409,12 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
 
         original = copy.deepcopy(model)
         table = latency_table_for(original, before, example, options, context)
+    auto_record = None
+    if options.round_to == AUTO and setup.device.type == "cpu" and level > 0:
+        round_to, round_min, auto_record = _measured_round_to(
+            model, level, options, context, before=before, groups=groups, ranked=ranked, example=example,
+            latency_table=table)
+        notes.append(auto_record["why"])
     final = plan_counts(level, options, before=before, groups=groups, ranked=ranked, round_to=round_to,
                         round_min=round_min, notes=notes, latency_table=table)
     steps = options.iterative_steps
@@ -412,6 +441,8 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
                              "global_pruning": options.global_pruning,
                              "iterative_steps": steps, "group_keep": dict(final), "gflops_imgsz": 640,
                              "options": options.model_dump(mode="json", by_alias=True)}
+    if auto_record is not None:
+        extra["round_to_auto"] = auto_record
     record = _record(name, level, options.target, options.scope, before, after, members, channels, final,
                      notes, extra)
     check_matched_target(record, level, options)

@@ -3,7 +3,10 @@
 Built once per model x runtime x threads x image size (and cached as JSON): the whole fused model is
 timed, and every convolution of it alone (as Conv2d + SiLU at its output size, stride 1) at its full
 width and at two narrower widths (input and output channels scaled together), interleaved. Each
-convolution's time is fitted as ``a + b * MACs`` through its three points; what the convolutions do not
+convolution's time is fitted as ``a + b * MACs`` through its three points, where the MACs count channels
+*padded up to the runtime's channel block* (oneDNN lays channels out in blocks of 8 or 16: 12 channels cost
+what 16 do); the block is chosen from the measurements (the candidate of :data:`BLOCKS` whose fit leaves
+the smallest residual, recorded in ``info["block_fit"]``). What the convolutions do not
 explain (concatenations, upsampling, the detection head's decoding, the framework's per-op overhead) is
 the model's *rest*, which pruning does not shrink. A plan's latency is the rest plus every convolution's
 fitted time at its pruned width: what ``target: latency`` searches with, before the achieved reduction is
@@ -30,6 +33,13 @@ __all__ = ["SCALES", "ConvTiming", "LatencyTable", "build_latency_table", "measu
 
 #: widths (fractions of a convolution's channels) each convolution is timed at
 SCALES = (1.0, 0.6, 0.3)
+#: candidate channel blocks (channel counts are padded up to a multiple of the block in the fit)
+BLOCKS = (1, 4, 8, 16)
+
+
+def padded(channels: float, block: int) -> float:
+    """``channels`` rounded up to a multiple of ``block`` (what a blocked memory layout computes on)."""
+    return float(math.ceil(channels / block - 1e-9) * block) if block > 1 else float(channels)
 
 
 @dataclass
@@ -42,9 +52,11 @@ class ConvTiming:
     a_ms: float  # fitted fixed part
     b_ms: float  # fitted ms per million multiply-accumulates
     points: list[list[float]] = field(default_factory=list)  # [cin, cout, ms] as measured
+    block: int = 1  # channels are padded up to a multiple of this (see :func:`padded`)
 
     def macs(self, cin: float, cout: float) -> float:
-        return (cin / self.groups) * cout * self.kernel * self.pixels
+        cin_p = cin if self.cin <= 4 else padded(cin, self.block)  # the image's few channels are not blocked
+        return (cin_p / self.groups) * padded(cout, self.block) * self.kernel * self.pixels
 
     def predict(self, cin: float, cout: float) -> float:
         return self.a_ms + self.b_ms * self.macs(cin, cout) / 1e6
@@ -124,12 +136,33 @@ def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
     return a, b
 
 
+def _choose_block(convs: Mapping[str, ConvTiming]) -> dict[int, float]:
+    """Per candidate block: the fit's root-mean-square relative residual over every measured point.
+
+    The block whose padded-MACs fit explains the measured widths best is the runtime's channel block on
+    this machine (a measurement, not a rule); ties go to the smaller block.
+    """
+    out: dict[int, float] = {}
+    for block in BLOCKS:
+        sq, n = 0.0, 0
+        for c in convs.values():
+            probe = ConvTiming(c.cin, c.cout, c.kernel, c.groups, c.pixels, 0.0, 0.0, block=block)
+            pts = [(probe.macs(ci, co) / 1e6, ms) for ci, co, ms in c.points]
+            a, b = _fit(pts)
+            for x, ms in pts:
+                if ms > 0:
+                    sq += ((a + b * x) / ms - 1.0) ** 2
+                    n += 1
+        out[block] = math.sqrt(sq / n) if n else 0.0
+    return out
+
+
 def _table_key(cost: CostModel, runtime: str, threads: int, imgsz: int, side: int) -> str:
     from prunebench.speed.runtimes import cpu_name, get_runtime
 
     shapes = sorted((n, s.cin, s.cout, s.kernel, s.groups, s.pixels) for n, s in cost.convs.items())
     payload = json.dumps({"shapes": shapes, "runtime": runtime, "version": get_runtime(runtime).version(),
-                          "threads": threads, "imgsz": imgsz, "side": side, "cpu": cpu_name(), "format": 1})
+                          "threads": threads, "imgsz": imgsz, "side": side, "cpu": cpu_name(), "format": 2})
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -196,21 +229,23 @@ def build_latency_table(model: nn.Module, cost: CostModel, *, runtime: str = "to
         timing = time_interleaved(timers, "model", warmup=1, min_rounds=rounds, max_rounds=rounds)
         model_ms = timing.latency["model"].estimate
         convs: dict[str, ConvTiming] = {}
-        points: dict[str, list[tuple[float, float]]] = {}
         for tag, (name, cin, cout) in shapes.items():
             s = cost.convs[name]
             side = max(1, round(math.sqrt(s.pixels * scale)))
             stat = convs.setdefault(name, ConvTiming(s.cin, s.cout, s.kernel, s.groups, side * side, 0.0, 0.0))
             ms = model_ms / timing.speedup[tag].estimate  # speedup = model / conv per round
             stat.points.append([cin, cout, ms])
-            points.setdefault(name, []).append((stat.macs(cin, cout) / 1e6, ms))
-        for name, stat in convs.items():
-            stat.a_ms, stat.b_ms = _fit(points[name])
+        block_fit = _choose_block(convs)
+        block = min(block_fit, key=lambda b: (block_fit[b], b))
+        for stat in convs.values():
+            stat.block = block
+            stat.a_ms, stat.b_ms = _fit([(stat.macs(c, o) / 1e6, ms) for c, o, ms in stat.points])
     full = sum(c.predict(c.cin, c.cout) for c in convs.values())
     table = LatencyTable(runtime=runtime, threads=threads, imgsz=imgsz, model_ms=model_ms,
                          rest_ms=model_ms - full, convs=convs, key=key,
                          info={"cpu": cpu_name(), "runtime_version": rt.version(), "memory_format": fmt,
-                               "rounds": rounds, "scales": list(SCALES)})
+                               "rounds": rounds, "scales": list(SCALES), "block": block,
+                               "block_fit": {str(b): r for b, r in block_fit.items()}})
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp_path = path.with_name(path.name + ".tmp")

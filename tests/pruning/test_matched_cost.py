@@ -12,7 +12,6 @@ import prunebench as pb
 from prunebench.contracts import PruneContext
 from prunebench.errors import UsageError
 from prunebench.pruning import PruningWarning
-from prunebench.pruning.options import cpu_block
 
 BUNDLED = ("l1", "l2", "random", "lamp", "fpgm", "taylor", "bn-scale")
 
@@ -60,18 +59,23 @@ def test_unreachable_target_names_the_limit(yolov5n: nn.Module) -> None:
     assert "scope" in (info.value.hint or "")
 
 
-def test_round_to_auto_keeps_multiples_of_eight_and_warns_when_gflops_rise(yolov5n: nn.Module) -> None:
+def test_round_to_auto_keeps_multiples_of_the_measured_block_and_warns_when_gflops_rise(yolov5n: nn.Module) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = pb.create_pruner("l1", round_to="auto").prune(yolov5n, 0.3, _ctx(yolov5n))
+        result = pb.create_pruner("l1", round_to="auto", latency_threads=1, latency_imgsz=160).prune(
+            yolov5n, 0.3, _ctx(yolov5n))
     exact = pb.create_pruner("l1").prune(yolov5n, 0.3, _ctx(yolov5n)).record
     rec = result.record
-    block = cpu_block()
-    assert rec.extra["round_to"] == block
+    auto = rec.extra["round_to_auto"]  # chosen from the per-layer latency table, with its predictions
+    block = auto["chosen"]
+    assert block in (1, 4, 8, 16)
+    assert set(auto["candidates"]) == {"1", "4", "8", "16"}
+    assert any(n.startswith("round_to auto: multiple") for n in rec.notes)
+    assert rec.extra["round_to"] == (block if block > 1 else None)
     channels = {n: m.out_channels for n, m in yolov5n.named_modules() if isinstance(m, nn.Conv2d)}
     for name, n in rec.extra["group_keep"].items():
         assert n % block == 0 or channels[name] < 4 * block, name  # auto spares groups under 4 blocks
-    assert rec.extra["round_min_channels"] == 4 * block
+    assert rec.extra["round_min_channels"] == (4 * block if block > 1 else 0)
     raised = [w for w in caught if issubclass(w.category, PruningWarning) and "raised GFLOPs" in str(w.message)]
     assert bool(raised) == (rec.gflops_after > exact.gflops_after + 1e-9)
     # at 0.9 Torch-Pruning's round_to left groups unpruned (more GFLOPs than at 0.6); here it never does

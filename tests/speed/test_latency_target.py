@@ -35,9 +35,10 @@ def _quiet_or_skip(measured: dict) -> None:
         pytest.skip(f"machine too loaded to measure latency: reduction interval {width:.2f} wide")
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13 acceptance (within 15%) not yet met: on the loaded 2-core "
-                   "machine the calibrated table predicted 37.7 ms for a measured 53.8 ms (-30%)")
 def test_latency_table_predicts_a_pruned_models_latency(tiny, tmp_path: Path) -> None:
+    """Within 15 % of the measured latency (issue 13), at a level whose channel counts are not multiples of
+    the block (16 -> 12, 32 -> 23) while the calibration plan's are (half of every group): the table pads
+    channels to the block it measured, else it predicted -30 %."""
     model, ctx = tiny
     ctx = PruneContext(**{**ctx.__dict__, "cache_dir": tmp_path})
     example = torch.zeros(1, 3, 32, 32)
@@ -45,6 +46,8 @@ def test_latency_table_predicts_a_pruned_models_latency(tiny, tmp_path: Path) ->
     opts = PrunerOptions(scope="all", latency_threads=1, latency_imgsz=IMGSZ)
     table = latency_table_for(model, before, example, opts, ctx)
     assert table.scale > 0
+    assert table.info["block"] in (1, 4, 8, 16)
+    assert set(table.info["block_fit"]) == {"1", "4", "8", "16"}
     assert any(p.name.endswith("-all-calibrated.json") for p in tmp_path.iterdir())
     again = latency_table_for(model, before, example, opts, ctx)  # read from the cache
     assert again.to_dict() == table.to_dict()
