@@ -195,14 +195,17 @@ def detection_draws(st: ImageStats, weights: np.ndarray) -> dict[str, np.ndarray
     has_tp = (w.astype(np.float64) @ (any_img > 0)) > 0
     per_class = _classes(st, classes)
     widest = max([1, *(pc.img.size for pc in per_class)])
-    chunk = max(1, min(n_b, _CHUNK_ELEMENTS // widest))
+    chunk = max(1, min(n_b, _CHUNK_ELEMENTS // widest, _CHUNK_ELEMENTS // (classes.size * _PX.size)))
     for b0 in range(0, n_b, chunk):
         wb = np.ascontiguousarray(w[b0:b0 + chunk], dtype=np.int64)  # [B, n_images]
         nb = wb.shape[0]
         nl = nl_all[b0:b0 + chunk]
+        mask = nl > 0
+        counted = np.maximum(mask.sum(1), 1)
         ap = np.zeros((nb, classes.size, t))
         p = np.zeros((nb, classes.size, _PX.size))
         r = np.zeros_like(p)
+        f1_sum = np.zeros((nb, _PX.size))  # summed over classes in class order, as f1.mean(0) does
         for ci, pc in enumerate(per_class):
             if pc.img.size == 0:
                 continue
@@ -214,15 +217,15 @@ def detection_draws(st: ImageStats, weights: np.ndarray) -> dict[str, np.ndarray
                 ap[:, ci, ti], pos, tpc = _ap(wc, allc, pc.tp[:, ti], nl[:, ci], offs)
                 if ti == 0:
                     pos0, tpc0 = pos, tpc
-            r[:, ci], p[:, ci] = _conf_curves(pc, wc, allc, nl[:, ci], pos0, tpc0)
-        mask = nl > 0
-        counted = np.maximum(mask.sum(1), 1)
-        f1 = 2 * p * r / (p + r + _EPS)
-        mean_f1 = (f1 * mask[:, :, None]).sum(1) / counted[:, None]
+            rc, pcv = _conf_curves(pc, wc, allc, nl[:, ci], pos0, tpc0)
+            r[:, ci], p[:, ci] = rc, pcv
+            f1_sum += np.where(mask[:, ci, None], 2 * pcv * rc / (pcv + rc + _EPS), 0.0)
+        mean_f1 = f1_sum / counted[:, None]
         best = np.array([int(smooth(row, 0.1).argmax()) for row in mean_f1])
         rows = np.arange(nb)
-        for name, curve in (("precision", p), ("recall", r), ("f1", f1)):
-            out[name][b0:b0 + nb] = (curve[rows, :, best] * mask).sum(1) / counted
+        p_b, r_b = p[rows, :, best], r[rows, :, best]  # [B, C] at each resample's best confidence
+        for name, curve in (("precision", p_b), ("recall", r_b), ("f1", 2 * p_b * r_b / (p_b + r_b + _EPS))):
+            out[name][b0:b0 + nb] = (curve * mask).sum(1) / counted
         out["map50"][b0:b0 + nb] = (ap[:, :, 0] * mask).sum(1) / counted
         out["map50_95"][b0:b0 + nb] = (ap.mean(2) * mask).sum(1) / counted
     for name in BOOTSTRAP_METRICS:
