@@ -68,6 +68,8 @@ class TrainResult:
     best_fitness: float
     epochs_run: int
     seconds: float
+    #: with ``validate_first``: the validation of the model as it came in (``epoch`` -1, losses NaN)
+    initial: dict[str, float] | None = None
 
 
 def _merge_hyp(family: ModelFamily, cfg: TrainConfig) -> dict[str, float]:
@@ -126,9 +128,19 @@ def _nan_row(epoch: int, mloss: torch.Tensor, lrs: list[float], loss_names: tupl
     return row
 
 
+def _add_val(row: dict[str, float], val: Any, loss_names: tuple[str, ...]) -> None:
+    """Write a validation's metrics (and losses, when computed) into a results.csv row."""
+    m = val.metrics
+    row.update({"metrics/precision": m.precision, "metrics/recall": m.recall,
+                "metrics/mAP_0.5": m.map50, "metrics/mAP_0.5:0.95": m.map50_95})
+    if val.loss is not None:
+        for n, v in zip(loss_names, val.loss, strict=True):
+            row[f"val/{n}_loss"] = float(v)
+
+
 def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConfig, out_dir: Path, *,
           device: str = "cpu", seed: int = 0, callbacks: TrainCallbacks | None = None, resume: bool = True,
-          progress: Progress | None = None, stage: str = "train") -> TrainResult:
+          progress: Progress | None = None, stage: str = "train", validate_first: bool = False) -> TrainResult:
     """Train ``model`` on ``data_yaml`` for ``cfg.epochs`` and return the best EMA model.
 
     Writes ``out_dir/results.csv`` and ``out_dir/weights/{last,best}.pt`` (``family.save`` checkpoints of
@@ -136,6 +148,9 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
     history; plain tensors) after every epoch, each atomically. With ``resume`` a run continues after the
     epoch recorded in ``last_state.pt`` when it was written with the same config, seed and stage; a
     finished run returns at once. The model keeps its architecture (a pruned model trains as it is).
+    With ``validate_first`` the model is validated once before the first epoch (a pruned model before
+    fine-tuning: the start of its recovery curve); that row (``epoch`` -1) is ``TrainResult.initial``, kept
+    in ``last_state.pt`` and not part of ``history``, results.csv, the best model or early stopping.
     """
     t0 = time.perf_counter()
     from prunebench.data.check import check_split
@@ -208,6 +223,12 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                                                total_iters // 2)
     eval_cfg = EvalConfig(imgsz=cfg.imgsz, batch_size=cfg.batch_size * 2)
     stopped = bool(state is not None and state.get("finished"))  # finished (or stopped by patience) before
+    initial: dict[str, float] | None = dict(state["initial"]) if state is not None and state.get("initial") else None
+    if validate_first and state is None:  # a fresh start: the model is still the one that came in
+        initial = _nan_row(-1, torch.full((len(loss_names),), float("nan")), [], loss_names)
+        val = validate(ema.ema, family, None, eval_cfg, device=str(dev), names=info.names, loss_fn=loss_fn,
+                       dataloader=val_loader)
+        _add_val(initial, val, loss_names)
 
     with _own_progress(progress) as (prog, own):
         task = None if own else prog.add_task(f"{stage}", total=nb)
@@ -269,11 +290,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 val = validate(ema.ema, family, None, eval_cfg, device=str(dev), names=info.names, loss_fn=loss_fn,
                                dataloader=val_loader)
                 m = val.metrics
-                row.update({"metrics/precision": m.precision, "metrics/recall": m.recall,
-                            "metrics/mAP_0.5": m.map50, "metrics/mAP_0.5:0.95": m.map50_95})
-                if val.loss is not None:
-                    for n, v in zip(loss_names, val.loss, strict=True):
-                        row[f"val/{n}_loss"] = float(v)
+                _add_val(row, val, loss_names)
                 fitness = float(m.fitness) if recipe.fitness == "map50-weighted" else float(m.map50_95)
                 if own:
                     prog.console.print(f"{desc}: P {m.precision:.3f} R {m.recall:.3f} mAP50 {m.map50:.3f} "
@@ -293,7 +310,7 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
                 "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict() if amp else {}, "best_fitness": best_fitness,
                 "best_epoch": best_epoch, "last_opt_step": last_opt_step, "accumulate": accumulate,
-                "history": history,
+                "history": history, "initial": initial,
             }, state_path)
             write_results_csv(history, out_dir / "results.csv", results_columns(loss_names))
             for cb in callbacks.on_epoch_end:
@@ -307,7 +324,8 @@ def train(model: nn.Module, family: ModelFamily, data_yaml: Path, cfg: TrainConf
     best = family.load(best_path).to(dev).eval()
     epochs_run = len(history)
     return TrainResult(model=best, best_path=best_path, last_path=last_path, history=history,
-                       best_fitness=float(best_fitness), epochs_run=epochs_run, seconds=time.perf_counter() - t0)
+                       best_fitness=float(best_fitness), epochs_run=epochs_run, seconds=time.perf_counter() - t0,
+                       initial=initial)
 
 
 @contextmanager

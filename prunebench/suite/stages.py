@@ -170,11 +170,11 @@ class _Ctx:
         t0 = time.perf_counter()
         res = train(model, family, self.data_yaml, cfg, self.out_dir, device=self.device,
                     seed=int(self.stage.inputs["seed"]), callbacks=self.callbacks(after_backward), resume=True,
-                    progress=self.progress(), stage=stage)
+                    progress=self.progress(), stage=stage, validate_first=stage == "finetune")
         self.compute_seconds += time.perf_counter() - t0
         best = Path(res.best_path) if res.best_path and Path(res.best_path).exists() else Path(res.last_path)
         result = StageResult(kind=self.stage.kind, artifacts={"weights": self.artifact(best)},
-                             history=list(res.history),
+                             history=[res.initial] * (res.initial is not None) + list(res.history),
                              values={"last": rel_path(self.run_dir, res.last_path), "best_fitness": res.best_fitness,
                                      "epochs_run": res.epochs_run, "train_seconds": res.seconds,
                                      "images_seen": res.epochs_run * self._images_per_epoch(cfg)})

@@ -152,3 +152,26 @@ def test_class_count_mismatch_is_a_usage_error(tiny_family: ModelFamily, tiny_da
 def test_cuda_without_cuda_is_a_usage_error(tiny_family: ModelFamily, tiny_data: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="'cuda:0' requested but CUDA is not available"):
         train(_model(tiny_family), tiny_family, tiny_data, _cfg(), tmp_path, device="cuda:0")
+
+
+def test_validate_first_records_the_model_as_it_came_in(tiny_family: ModelFamily, tiny_data: Path,
+                                                        tmp_path: Path) -> None:
+    from prunebench.engine.config import EvalConfig
+    from prunebench.engine.validator import validate
+
+    cfg = _cfg(epochs=1)
+    model = _model(tiny_family, seed=3)
+    before = validate(model, tiny_family, tiny_data, EvalConfig(imgsz=64, batch_size=8), device="cpu")
+    res = train(model, tiny_family, tiny_data, cfg, tmp_path, seed=0, validate_first=True)
+    assert res.initial is not None
+    assert res.initial["epoch"] == -1.0
+    assert res.initial["metrics/mAP_0.5"] == pytest.approx(before.metrics.map50, abs=1e-9)
+    assert res.initial["metrics/recall"] == pytest.approx(before.metrics.recall, abs=1e-9)
+    assert [r["epoch"] for r in res.history] == [0.0]  # not part of the epochs, results.csv or early stopping
+    with (tmp_path / "results.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 1
+    again = train(_model(tiny_family), tiny_family, tiny_data, cfg, tmp_path, seed=0, validate_first=True)
+    # kept in last_state.pt, not recomputed from the trained model
+    assert again.initial == pytest.approx(res.initial, nan_ok=True)
+    plain = train(_model(tiny_family, seed=3), tiny_family, tiny_data, cfg, tmp_path / "plain", seed=0)
+    assert plain.initial is None
