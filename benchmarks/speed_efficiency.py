@@ -49,6 +49,8 @@ def _models(name: str, levels: list[float], scope: str, round_to: Any) -> tuple[
             warnings.simplefilter("ignore")
             res = pruner.prune(model, level, ctx)
         key = f"{name}/l1/{level:g}"
+        if "round_to_auto" in res.record.extra:
+            print(f"{key}: {res.record.extra['round_to_auto']['why']}", file=sys.stderr)
         variants[key] = res.model.eval()
         gflops[key] = res.record.gflops_after
         gflops[f"{name}/baseline"] = res.record.gflops_before
