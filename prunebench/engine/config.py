@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["EvalConfig", "TrainConfig"]
+__all__ = ["BootstrapConfig", "EvalConfig", "TrainConfig"]
 
 
 def _multiple_of_32(v: int) -> int:
@@ -71,6 +71,26 @@ class TrainConfig(BaseModel):
         return validate_hyp(v)
 
 
+class BootstrapConfig(BaseModel):
+    """The image bootstrap of an evaluated cell (docs/statistics.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resamples: int = Field(1000, ge=0, le=100_000,
+                           description="bootstrap resamples of the validation images (0: no bootstrap, else 100 "
+                                       "to 100,000)")
+    seed: int = Field(0, ge=0, le=2**31 - 1,
+                      description="resampling seed; the same for every cell, so cells on the same images are paired")
+
+    @field_validator("resamples")
+    @classmethod
+    def _enough(cls, v: int) -> int:
+        if 0 < v < 100:
+            raise ValueError(f"must be 0 (no bootstrap) or at least 100 (a 95 % percentile interval needs the "
+                             f"tails), got {v}")
+        return v
+
+
 class EvalConfig(BaseModel):
     """How accuracy is evaluated (YOLOv5 val.py defaults)."""
 
@@ -83,6 +103,8 @@ class EvalConfig(BaseModel):
     max_det: int = Field(300, ge=1, le=30_000, description="detections kept per image")
     half: bool = Field(False, description="fp16 inference (CUDA only)")
     split: Literal["val", "test"] = Field("val", description="which split of the dataset to evaluate")
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig,
+                                       description="image bootstrap of P, R, F1, mAP50 and mAP50-95")
 
     @field_validator("imgsz")
     @classmethod

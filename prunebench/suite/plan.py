@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prunebench.engine.config import BootstrapConfig
 from prunebench.spec import resolve_spec
 from prunebench.speed.runtimes import check_runtimes
 from prunebench.speed.stage import SPEED_KIND, speed_stage_inputs
@@ -146,6 +147,8 @@ class _Builder:
         eval_cfg = self.spec.evaluate.model_dump(mode="json")
         if eval_cfg.get("imgsz") is None:
             eval_cfg["imgsz"] = train_cfg.imgsz
+        if eval_cfg.get("bootstrap") == BootstrapConfig().model_dump(mode="json"):
+            del eval_cfg["bootstrap"]  # the default bootstrap leaves the evaluate keys as they were before it
         return _ModelSeed(entry=entry, seed=seed,
                           common={"model": model_ref, "seed": seed, "device": self.spec.device},
                           params={"model_label": entry.key, "weights": str(entry.weights) if entry.weights else None},

@@ -320,20 +320,21 @@ def _evaluate(ctx: _Ctx) -> StageResult:
             metrics[ref["name"]] = None if value is None else float(value)
     ctx.compute_seconds += time.perf_counter() - t0
     curves = getattr(val.metrics, "curves", None) or {}
-    per_image, bootstrap = _image_bootstrap(ctx, val)
+    per_image, bootstrap = _image_bootstrap(ctx, val, cfg.bootstrap.resamples, cfg.bootstrap.seed)
     return StageResult(kind="evaluate", artifacts={"weights": ctx.artifact(weights), "per_image": per_image},
                        metrics=metrics, metric_info=info, curves=jsonable(curves),
-                       diagnostics={"bootstrap": bootstrap})
+                       diagnostics={} if bootstrap is None else {"bootstrap": bootstrap})
 
 
-def _image_bootstrap(ctx: _Ctx, val: Any) -> tuple[Artifact, dict[str, Any]]:
-    """Per-image statistics (an .npz artifact) and the image bootstrap of P, R, F1 and mAP (a diagnostic)."""
+def _image_bootstrap(ctx: _Ctx, val: Any, resamples: int, seed: int) -> tuple[Artifact, dict[str, Any] | None]:
+    """Per-image statistics (an .npz artifact) and the image bootstrap of P, R, F1 and mAP (a diagnostic;
+    None with 0 resamples)."""
     from prunebench.stats.cell import bootstrap_diagnostic
     from prunebench.stats.images import ImageStats
 
     st = ImageStats.from_images(val.images, names=list(getattr(val.metrics, "curves", {}).get("names", [])))
     path = st.save(ctx.out_dir / "per_image.npz")
-    return ctx.artifact(path), bootstrap_diagnostic(st)
+    return ctx.artifact(path), bootstrap_diagnostic(st, resamples, seed) if resamples else None
 
 
 #: stage kind -> the function that computes it (each returns a :class:`StageResult`)
