@@ -73,22 +73,31 @@ def _classes(st: ImageStats, classes: np.ndarray) -> list[_Class]:
 
 
 def _walk(wc: np.ndarray, start: np.ndarray, step: int) -> np.ndarray:
-    """Per row ``b`` of ``wc`` (``[B, n]`` draw counts), the nearest column from ``start[b, k]`` (inclusive)
-    going in direction ``step`` whose detection was drawn; ``-1`` or ``n`` where there is none.
+    """Per row ``b`` of ``wc`` (``[B, n]`` draw counts) and start column ``start[k]``, the nearest column from
+    ``start[k]`` (inclusive) going in direction ``step`` whose detection was drawn; ``-1`` or ``n`` where there
+    is none (``[B, K]``).
 
     About a third of the images are missing from a resample, so a walk stops after a couple of steps:
     this touches ``O(B x K)`` entries instead of scanning the ``[B, n]`` array.
     """
-    n = wc.shape[1]
+    b, n = wc.shape
+    inside = (start >= 0) & (start < n)
+    out = np.empty((b, start.size), np.int64)
+    out[:] = start[None, :]
+    missing = (np.take(wc, np.clip(start, 0, n - 1), axis=1) == 0) & inside[None, :]
+    idx = np.flatnonzero(missing)
+    if idx.size == 0:
+        return out
     flat_w = wc.reshape(-1)
-    out = np.array(start, dtype=np.int64, order="C")
     flat = out.reshape(-1)
-    base = np.repeat(np.arange(start.shape[0], dtype=np.int64) * n, start.shape[1])
-    idx = np.flatnonzero((flat >= 0) & (flat < n))
+    row_base = (idx // start.size) * n
     while idx.size:
-        idx = idx[flat_w[base[idx] + flat[idx]] == 0]
         flat[idx] += step
-        idx = idx[(flat[idx] >= 0) & (flat[idx] < n)]
+        col = flat[idx]
+        keep = (col >= 0) & (col < n)
+        idx, row_base, col = idx[keep], row_base[keep], col[keep]
+        still = flat_w[row_base + col] == 0
+        idx, row_base = idx[still], row_base[still]
     return out
 
 
@@ -103,11 +112,12 @@ def _levels(den: np.ndarray) -> np.ndarray:
     return m.astype(np.int64)
 
 
-def _ap(wc: np.ndarray, allc: np.ndarray, tp_col: np.ndarray, nl: np.ndarray,
+def _ap(wc: np.ndarray, allc: np.ndarray, tp_col: np.ndarray, nl: np.ndarray, levels: np.ndarray,
         offs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AP (101-point, YOLOv5) of one class at one IoU threshold for each resample (``wc``: ``[B, n]``).
 
-    Also returns the true-positive rows and the cumulative weighted true positives at them (``[B, n_tp]``).
+    ``levels``: ``_levels(nl + eps)``. Also returns the true-positive rows and the cumulative weighted true
+    positives at them (``[B, n_tp]``).
     ``offs[b]`` (``b x step``, ``step`` above any count of the class) makes the counts of all resamples one
     sorted array, so one ``searchsorted`` with sorted queries finds every recall level of every resample.
     """
@@ -124,7 +134,7 @@ def _ap(wc: np.ndarray, allc: np.ndarray, tp_col: np.ndarray, nl: np.ndarray,
     prec = tpc / np.maximum(allc[:, pos], 1)
     env = np.maximum.accumulate(prec[:, ::-1], axis=1)[:, ::-1]
     big_m = tpc[:, -1]
-    lk = np.minimum(_levels(den), big_m[:, None])
+    lk = np.minimum(levels, big_m[:, None])
     m = pos.size
     q = (lk + 1 + offs[:, None]).ravel()
     first = np.searchsorted(g.ravel(), q, side="left").reshape(lk.shape) - np.arange(b)[:, None] * m
@@ -152,8 +162,8 @@ def _conf_curves(c: _Class, wc: np.ndarray, allc: np.ndarray, nl: np.ndarray, po
     pq = c.pos_q
     has_l = (pq > 0)[None, :]
     lrow = np.maximum(pq - 1, 0)
-    left = _walk(wc, np.broadcast_to(np.where(pq > 0, lrow, -1), (wc.shape[0], pq.size)), -1)  # [B, 1000]
-    right = _walk(wc, np.broadcast_to(np.minimum(pq, n), (wc.shape[0], pq.size)), 1)
+    left = _walk(wc, np.where(pq > 0, lrow, -1), -1)  # [B, 1000]
+    right = _walk(wc, np.minimum(pq, n), 1)
     a_l = np.where(has_l, allc[:, lrow], 0).astype(np.float64)
     n_tp = np.searchsorted(pos0, lrow, side="right")  # true-positive rows at or before lrow
     if tpc0.shape[1]:
@@ -213,8 +223,9 @@ def detection_draws(st: ImageStats, weights: np.ndarray) -> dict[str, np.ndarray
             allc = np.cumsum(wc, axis=1)
             offs = np.arange(nb, dtype=np.int64) * (int(allc[:, -1].max()) + 2)
             pos0, tpc0 = np.zeros(0, np.int64), np.zeros((nb, 0), np.int64)
+            levels = _levels(nl[:, ci] + _EPS)
             for ti in range(t):
-                ap[:, ci, ti], pos, tpc = _ap(wc, allc, pc.tp[:, ti], nl[:, ci], offs)
+                ap[:, ci, ti], pos, tpc = _ap(wc, allc, pc.tp[:, ti], nl[:, ci], levels, offs)
                 if ti == 0:
                     pos0, tpc0 = pos, tpc
             rc, pcv = _conf_curves(pc, wc, allc, nl[:, ci], pos0, tpc0)
