@@ -50,6 +50,41 @@ class PluginOptions(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
+#: validated options by (Options class, canonical JSON): each plugin's options are validated once per process
+#: (the spec validates them; a stage that instantiates the plugin from the canonical dict in its inputs reuses
+#: that object instead of running the validators again). Options are frozen, so sharing them is safe.
+_VALIDATED: dict[tuple[type[PluginOptions], str], PluginOptions] = {}
+
+
+def _options_key(cls: type[PluginOptions], data: Mapping[str, Any]) -> tuple[type[PluginOptions], str] | None:
+    import json
+
+    try:
+        return cls, json.dumps(data, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError):  # not JSON (e.g. a Path given in Python): validated each time
+        return None
+
+
+def remember_validated(options: PluginOptions) -> None:
+    """Keep ``options`` as the validated form of its canonical dict (see :meth:`PluginOptions.canonical`)."""
+    key = _options_key(type(options), options.canonical())
+    if key is not None:
+        _VALIDATED[key] = options
+
+
+def validated_options(cls: type[PluginOptions], data: Mapping[str, Any] | None) -> PluginOptions:
+    """``cls.model_validate(data)``, once per process for the same ``data``."""
+    data = dict(data or {})
+    key = _options_key(cls, data)
+    known = _VALIDATED.get(key) if key is not None else None
+    if known is not None:
+        return known
+    options = cls.model_validate(data)
+    if key is not None:
+        _VALIDATED[key] = options
+    return options
+
+
 class _Plugin:
     """Shared behaviour: a registered name, a description and validated options."""
 
@@ -73,7 +108,7 @@ class _Plugin:
         if isinstance(options, PluginOptions):
             self.options = options
         else:
-            self.options = self.Options.model_validate(dict(options or {}))
+            self.options = validated_options(self.Options, options)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -672,6 +672,7 @@ def _dataset_shorthand(ref: PluginRef, cat: Catalogue) -> PluginRef:
 def _resolve_plugins(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int], file: str,
                      cat: Catalogue | None = None) -> tuple[Spec, list[SpecProblem]]:
     """The resolved copy of ``spec`` (see :func:`resolve_spec`) and the problems found."""
+    from prunebench.contracts import remember_validated
     from prunebench.plugins import get_catalogue
 
     if cat is None:
@@ -714,6 +715,7 @@ def _resolve_plugins(spec: Spec, data: Any, lines: dict[tuple[Any, ...], int], f
                                         message=message))
         ref.options = validated.canonical()
         ref._validated = validated
+        remember_validated(validated)  # a stage instantiating the plugin from ref.options reuses it
     out._resolved = not problems
     return out, problems
 

@@ -108,8 +108,15 @@ def test_each_plugins_options_are_validated_once(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(cls, "model_validate", classmethod(counting))
     spec = parse_spec(BN_SCALE.format(option="lambda"))
-    build_plan(spec, get_catalogue(), threads=1)
+    plan = build_plan(spec, get_catalogue(), threads=1)
     assert len(calls) == 1, calls
+    pruner_stages = [s for s in plan.stage_list() if s.kind in ("sparsity", "prune")]
+    assert pruner_stages
+    for stage in pruner_stages:  # as the stage functions build the pruner from their inputs' canonical dict
+        ref = stage.inputs["pruner"]
+        pruner = get_catalogue().pruners.get(ref["name"])(ref["options"])
+        assert pruner.options == spec.pruners[0]._validated
+    assert len(calls) == 1, calls  # spec, plan and stages: validated once
 
 
 def test_a_dataset_string_is_a_registered_name_or_a_claimed_shorthand(tmp_path: Path) -> None:
