@@ -35,7 +35,7 @@ DEFAULT_RESAMPLES = 1000
 _EPS = 1e-16
 _PX = np.linspace(0, 1, 1000)
 _RX = np.linspace(0, 1, 101)
-_CHUNK_ELEMENTS = 4_000_000  # rows x detections per working array
+_CHUNK_ELEMENTS = 4_000_000  # resamples x detections per working array (the P and R curves: twice that)
 
 
 def bootstrap_weights(n_images: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
@@ -205,7 +205,7 @@ def detection_draws(st: ImageStats, weights: np.ndarray) -> dict[str, np.ndarray
     has_tp = (w.astype(np.float64) @ (any_img > 0)) > 0
     per_class = _classes(st, classes)
     widest = max([1, *(pc.img.size for pc in per_class)])
-    chunk = max(1, min(n_b, _CHUNK_ELEMENTS // widest, _CHUNK_ELEMENTS // (classes.size * _PX.size)))
+    chunk = max(1, min(n_b, _CHUNK_ELEMENTS // widest, 2 * _CHUNK_ELEMENTS // (classes.size * _PX.size)))
     for b0 in range(0, n_b, chunk):
         wb = np.ascontiguousarray(w[b0:b0 + chunk], dtype=np.int64)  # [B, n_images]
         nb = wb.shape[0]
