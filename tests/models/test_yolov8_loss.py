@@ -110,9 +110,10 @@ def test_no_objects_gives_only_the_class_loss() -> None:
     raw = model(torch.rand(2, 3, 32, 32))
     total, items = V8DetectionLoss(model, {})(raw, torch.zeros(0, 6))
     scores = torch.cat([r[:, 64:].detach().reshape(2, 2, -1) for r in raw], 2)
-    expected_cls = 0.5 * float(torch.nn.functional.softplus(scores).sum())  # score sum clamped to 1
-    assert items.tolist() == pytest.approx([0.0, expected_cls, 0.0], rel=1e-5)
-    assert float(total.detach()) == pytest.approx(2 * expected_cls, rel=1e-5)
+    expected_cls = 0.5 * float(torch.nn.functional.softplus(scores.double()).sum())  # score sum clamped to 1
+    # the loss sums ~10^3 float32 terms in an order that depends on the thread count: 1e-4 relative
+    assert items.tolist() == pytest.approx([0.0, expected_cls, 0.0], rel=1e-4)
+    assert float(total.detach()) == pytest.approx(2 * expected_cls, rel=1e-4)
     total.backward()  # the graph reaches the box branch even without foreground
     assert model.model[-1].cv2[0][-1].weight.grad is not None
 
