@@ -103,6 +103,8 @@ class Driver:
         self._show(stage, f"{stage.kind} done")
         if stage.key not in self.live_epochs:  # an executor that does not stream: report the epochs now
             for i, row in enumerate(result.history):
+                if float(row.get("epoch", i)) < 0:  # the validation before the first epoch is no epoch
+                    continue
                 self.cat.hook.epoch_finished(cell=self.cell_for(stage), stage=stage.kind,
                                              epoch=int(row.get("epoch", i)), metrics=row)
         self.cat.hook.stage_finished(stage=stage, cell=self.cell_for(stage), result=result, error=None)

@@ -82,7 +82,8 @@ def assert_stage_events_in_order(events: list[dict[str, Any]], res: Any, *, sync
         assert seq[-1]["event"] == "stage_finished", (key, seq)
         assert seq[-1]["status"] == "done"
         epochs = [e for e in seq if e["event"] == "epoch_finished"]
-        assert len(epochs) == len(res.stages[key].history)
+        trained = [row for row in res.stages[key].history if row["epoch"] >= 0]  # epoch -1: validation first
+        assert len(epochs) == len(trained)
         for e in epochs if synchronous else []:  # logged while the stage was still running
             assert e["time"] <= res.stages[key].finished
 
@@ -190,7 +191,8 @@ def test_a_changed_finetune_budget_reruns_only_finetune_and_evaluate(write_spec:
         assert second[key]["computed"] == 1
         assert second[key]["finished"] == row["finished"]
     assert all(c.status == "done" for c in res.cells)
-    assert len(res.cells[1].history["finetune"]) == 2
+    # the validation before fine-tuning (epoch -1), then the two epochs
+    assert [row["epoch"] for row in res.cells[1].history["finetune"]] == [-1, 0, 1]
     # a new level adds only the new cell's prune, finetune and evaluate
     spec = write_spec(pruners=[{"name": "l1", "levels": [0.5, 0.7]}], finetune=budget)
     pb.run(spec, progress=False)
