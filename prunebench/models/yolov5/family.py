@@ -10,8 +10,9 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from prunebench.contracts import ModelFamily, PluginOptions, Scope
+from prunebench.contracts import PluginOptions, Scope
 from prunebench.errors import UsageError
+from prunebench.models.family_base import YoloFamilyBase
 from prunebench.models.nms import non_max_suppression
 from prunebench.models.yolov5.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov5.common import Bottleneck, Conv
@@ -65,7 +66,7 @@ def prunable_convs(model: nn.Module, scope: str) -> list[nn.Conv2d]:
     return out
 
 
-class YOLOv5Family(ModelFamily):
+class YOLOv5Family(YoloFamilyBase):
     """Anchor-based YOLOv5 (v6.0+/v7.0) in pure torch; official state_dict keys, counts and outputs."""
 
     size: ClassVar[str] = "n"
@@ -102,19 +103,16 @@ class YOLOv5Family(ModelFamily):
             return v
 
     # ---------------------------------------------------------------------------------------------- build
-    def build(self, nc: int, weights: str | Path | None = None) -> nn.Module:
-        if not isinstance(nc, int) or nc < 1:
-            raise UsageError(f"nc must be a positive number of classes, got {nc!r}.")
-        if weights is not None:
-            return self._load(weights, nc=nc if self.options.transfer else None)
+    def _build_new(self, nc: int) -> nn.Module:
         o = self.options
         return build_yolov5(self.size, nc, depth_multiple=o.depth_multiple, width_multiple=o.width_multiple,
                             anchors=o.anchors)
 
-    def example_inputs(self, imgsz: int = 640, batch: int = 1) -> torch.Tensor:
-        if imgsz % self.stride:
-            raise UsageError(f"imgsz must be a multiple of {self.stride}, got {imgsz}.")
-        return torch.zeros(batch, 3, imgsz, imgsz)
+    _head_of = staticmethod(_detect_of)
+    _fuse_model = staticmethod(fuse_model)
+    _read_checkpoint = staticmethod(read_checkpoint)
+    _save_checkpoint = staticmethod(save_checkpoint)
+    _state_dict_to_model = staticmethod(state_dict_to_model)
 
     def default_hyp(self) -> dict[str, float]:
         return dict(HYP_SCRATCH_LOW)
@@ -144,30 +142,10 @@ class YOLOv5Family(ModelFamily):
         return non_max_suppression(outputs, conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
                                    multi_label=multi_label)
 
-    def fuse(self, model: nn.Module) -> nn.Module:
-        return fuse_model(model)
-
     # ---------------------------------------------------------------------------------------------- files
-    def save(self, model: nn.Module, path: str | Path, **meta: Any) -> Path:
-        half = bool(meta.pop("half", self.options.half))
-        _detect_of(model)
-        return save_checkpoint(getattr(model, "module", model), path, name=self.name, half=half, meta=meta)
-
     def load(self, path: str | Path) -> DetectionModel:
         """Load a prunebench checkpoint, an official YOLOv5 ``.pt`` or a state_dict; never runs code."""
         return self._load(path)
-
-    def _load(self, path: str | Path, nc: int | None = None) -> DetectionModel:
-        info = read_checkpoint(path)
-        model = state_dict_to_model(info["state_dict"], size=self.size, nc=nc, names=info["names"],
-                                    source=str(path), transfer=nc is not None)
-        yaml = (info.get("meta") or {}).get("yaml") or {}
-        for key in ("depth_multiple", "width_multiple"):
-            if key in yaml:
-                model.yaml[key] = float(yaml[key])
-        model.checkpoint_meta = dict(info.get("meta") or {})  # type: ignore[assignment]
-        model.checkpoint_format = info["format"]  # type: ignore[assignment]
-        return model.float()
 
 
 class YOLOv5n(YOLOv5Family):

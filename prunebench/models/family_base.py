@@ -1,0 +1,71 @@
+"""What the YOLO model families share: building, input checks, fusing and (half) checkpoint files."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from prunebench.contracts import ModelFamily
+from prunebench.errors import UsageError
+
+__all__ = ["YoloFamilyBase"]
+
+
+class YoloFamilyBase(ModelFamily):
+    """A ``ModelFamily`` over a layered YOLO ``DetectionModel``; subclasses give its parts as hooks.
+
+    Their ``Options`` must hold ``half`` and ``transfer``; they give :meth:`_build_new` and the functions below.
+    """
+
+    size: ClassVar[str] = "n"
+
+    #: the family's functions, set in a subclass with ``staticmethod(...)``: its Detect head (or a ``UsageError``
+    #: for another model), ``fuse_model``, ``read_checkpoint``, ``save_checkpoint`` and ``state_dict_to_model``
+    _head_of: ClassVar[Callable[[nn.Module], nn.Module]]
+    _fuse_model: ClassVar[Callable[[nn.Module], nn.Module]]
+    _read_checkpoint: ClassVar[Callable[[str | Path], dict[str, Any]]]
+    _save_checkpoint: ClassVar[Callable[..., Path]]
+    _state_dict_to_model: ClassVar[Callable[..., nn.Module]]
+
+    @abstractmethod
+    def _build_new(self, nc: int) -> nn.Module:
+        """A freshly initialised model of this size for ``nc`` classes."""
+
+    # ---------------------------------------------------------------------------------------------- build
+    def build(self, nc: int, weights: str | Path | None = None) -> nn.Module:
+        if not isinstance(nc, int) or nc < 1:
+            raise UsageError(f"nc must be a positive number of classes, got {nc!r}.")
+        if weights is not None:
+            return self._load(weights, nc=nc if self.options.transfer else None)
+        return self._build_new(nc)
+
+    def example_inputs(self, imgsz: int = 640, batch: int = 1) -> torch.Tensor:
+        if imgsz % self.stride:
+            raise UsageError(f"imgsz must be a multiple of {self.stride}, got {imgsz}.")
+        return torch.zeros(batch, 3, imgsz, imgsz)
+
+    def fuse(self, model: nn.Module) -> nn.Module:
+        return self._fuse_model(model)
+
+    # ---------------------------------------------------------------------------------------------- files
+    def save(self, model: nn.Module, path: str | Path, **meta: Any) -> Path:
+        half = bool(meta.pop("half", self.options.half))
+        self._head_of(model)
+        return self._save_checkpoint(getattr(model, "module", model), path, name=self.name, half=half, meta=meta)
+
+    def _load(self, path: str | Path, nc: int | None = None) -> Any:
+        info = self._read_checkpoint(path)
+        model = self._state_dict_to_model(info["state_dict"], size=self.size, nc=nc, names=info["names"],
+                                          source=str(path), transfer=nc is not None)
+        yaml = (info.get("meta") or {}).get("yaml") or {}
+        for key in ("depth_multiple", "width_multiple"):
+            if key in yaml:
+                model.yaml[key] = float(yaml[key])
+        model.checkpoint_meta = dict(info.get("meta") or {})  # type: ignore[assignment]
+        model.checkpoint_format = info["format"]  # type: ignore[assignment]
+        return model.float()
