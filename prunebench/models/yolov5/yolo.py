@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunebench.models.layered import LayeredDetectionModel, make_layer
 from prunebench.models.yolov5.common import C3, SPPF, Bottleneck, Concat, Conv
 
 __all__ = ["ANCHORS", "LAYERS", "SIZES", "Detect", "DetectionModel", "build_yolov5", "fuse_conv_and_bn",
@@ -114,7 +115,7 @@ _MODULES: dict[str, type[nn.Module]] = {"Conv": Conv, "C3": C3, "SPPF": SPPF, "B
                                         "Concat": Concat, "Upsample": nn.Upsample, "Detect": Detect}
 
 
-class DetectionModel(nn.Module):
+class DetectionModel(LayeredDetectionModel):
     """YOLOv5 model: ``.model`` is an ``nn.Sequential`` of layers with ``.f`` (from), ``.i``, ``.np``.
 
     ``cfg`` holds ``nc``, ``anchors``, ``depth_multiple``, ``width_multiple`` and optionally
@@ -129,11 +130,7 @@ class DetectionModel(nn.Module):
             "width_multiple": float(cfg.get("width_multiple", 0.25)),
             "anchors": [list(a) for a in cfg.get("anchors", ANCHORS)],
         }
-        if cfg.get("repeats"):
-            self.yaml["repeats"] = {int(k): int(v) for k, v in dict(cfg["repeats"]).items()}
-        self.model, self.save = _parse_model(self.yaml, ch)
-        self.names: list[str] = [str(i) for i in range(self.yaml["nc"])]
-        self.inplace = True
+        self._init_layers(cfg, ch, _parse_model)
         m = self.model[-1]
         if isinstance(m, Detect):
             s = 256
@@ -146,29 +143,6 @@ class DetectionModel(nn.Module):
             m.anchors /= m.stride.view(-1, 1, 1)
             self._initialize_biases()
         _initialize_weights(self)
-
-    @property
-    def nc(self) -> int:
-        return self.model[-1].nc
-
-    @nc.setter
-    def nc(self, value: int) -> None:
-        if int(value) != self.model[-1].nc:
-            raise ValueError(f"this model's Detect head predicts {self.model[-1].nc} classes; it cannot be set "
-                             f"to {value}: build a new model (or load with the family option transfer=True)")
-
-    @property
-    def stride(self) -> torch.Tensor:
-        return self.model[-1].stride
-
-    def forward(self, x: torch.Tensor) -> Any:
-        y: list[torch.Tensor | None] = []
-        for m in self.model:
-            if m.f != -1:
-                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
-            x = m(x)
-            y.append(x if m.i in self.save else None)
-        return x
 
     def _initialize_biases(self, only: Sequence[int] | None = None) -> None:
         """Official Detect bias init (of the output convs ``only``, default all)."""
@@ -232,9 +206,7 @@ def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[
             args.append([ch[x] for x in f])
         else:
             c2 = ch[f]
-        m_ = nn.Sequential(*(mod(*args) for _ in range(n))) if n > 1 else mod(*args)
-        m_.i, m_.f, m_.type = i, f, name
-        m_.np = sum(x.numel() for x in m_.parameters())
+        m_ = make_layer(mod, args, n, i, f, name)
         save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
         layers.append(m_)
         if i == 0:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunebench.models.layered import LayeredDetectionModel, make_layer
 from prunebench.models.yolov5.common import SPPF, Concat, Conv
 from prunebench.models.yolov5.yolo import fuse_model
 from prunebench.models.yolov8.modules import C2f, Detect
@@ -53,7 +54,7 @@ _MODULES: dict[str, type[nn.Module]] = {"Conv": Conv, "C2f": C2f, "SPPF": SPPF, 
                                         "Upsample": nn.Upsample, "Detect": Detect}
 
 
-class DetectionModel(nn.Module):
+class DetectionModel(LayeredDetectionModel):
     """YOLOv8 model: ``.model`` is an ``nn.Sequential`` of layers with ``.f`` (from), ``.i``, ``.type``, ``.np``.
 
     ``cfg`` holds ``nc``, ``depth_multiple``, ``width_multiple``, ``max_channels`` and optionally ``repeats``
@@ -72,11 +73,7 @@ class DetectionModel(nn.Module):
             "max_channels": int(cfg.get("max_channels", 1024)),
             "reg_max": int(cfg.get("reg_max", 16)),
         }
-        if cfg.get("repeats"):
-            self.yaml["repeats"] = {int(k): int(v) for k, v in dict(cfg["repeats"]).items()}
-        self.model, self.save = _parse_model(self.yaml, ch)
-        self.names: list[str] = [str(i) for i in range(self.yaml["nc"])]
-        self.inplace = True
+        self._init_layers(cfg, ch, _parse_model)
         m = self.model[-1]
         s = 256
         self.train()
@@ -85,29 +82,6 @@ class DetectionModel(nn.Module):
         m.stride = torch.tensor([s / x.shape[-2] for x in out])
         m.bias_init()
         _initialize_weights(self)
-
-    @property
-    def nc(self) -> int:
-        return self.model[-1].nc
-
-    @nc.setter
-    def nc(self, value: int) -> None:
-        if int(value) != self.model[-1].nc:
-            raise ValueError(f"this model's Detect head predicts {self.model[-1].nc} classes; it cannot be set "
-                             f"to {value}: build a new model (or load with the family option transfer=True)")
-
-    @property
-    def stride(self) -> torch.Tensor:
-        return self.model[-1].stride
-
-    def forward(self, x: torch.Tensor) -> Any:
-        y: list[torch.Tensor | None] = []
-        for m in self.model:
-            if m.f != -1:
-                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
-            x = m(x)
-            y.append(x if m.i in self.save else None)
-        return x
 
     def fuse(self) -> DetectionModel:
         """Fold every Conv's BatchNorm into its convolution, in place; return self."""
@@ -148,9 +122,7 @@ def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[
             args = [nc, [ch[x] for x in f], int(d.get("reg_max", 16))]
         else:
             c2 = ch[f]
-        m_ = nn.Sequential(*(mod(*args) for _ in range(n))) if n > 1 else mod(*args)
-        m_.i, m_.f, m_.type = i, f, name
-        m_.np = sum(x.numel() for x in m_.parameters())
+        m_ = make_layer(mod, args, n, i, f, name)
         save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
         layers.append(m_)
         if i == 0:
