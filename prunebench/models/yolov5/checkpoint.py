@@ -13,7 +13,7 @@ import pickle
 import types
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from torch import nn
 from prunebench.errors import UsageError
 from prunebench.models.yolov5.yolo import DetectionModel, build_yolov5
 
-__all__ = ["FORMAT", "VERSION", "CheckpointInfo", "read_checkpoint", "resize_to_state_dict", "restricted_load",
-           "save_checkpoint", "state_dict_to_model"]
+__all__ = ["FORMAT", "VERSION", "CheckpointInfo", "complete_info", "pop_names", "read_checkpoint", "read_state_dict",
+           "resize_to_state_dict", "restricted_load", "save_checkpoint", "state_dict_to_model", "stored_state_dict",
+           "write_atomically"]
 
 FORMAT = "prunebench"
 VERSION = 1
@@ -214,6 +215,28 @@ def _nc_from_state_dict(sd: Mapping[str, torch.Tensor]) -> int:
 
 def read_checkpoint(path: str | Path) -> CheckpointInfo:
     """Read any supported checkpoint into a :class:`CheckpointInfo` (state_dict in fp32 plus metadata)."""
+    info, sd = read_state_dict(path, what="YOLOv5", file_keys=("model", "names", "anchors"), inert_info=_inert_info,
+                               hint="Expected a prunebench checkpoint, an official YOLOv5 .pt or a state_dict.")
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()
+          if isinstance(v, torch.Tensor) and not k.endswith(".anchor_grid")}  # v5.0 kept anchor_grid
+    return complete_info(info, sd, _nc_from_state_dict(sd))
+
+
+def _inert_info(obj: Mapping[str, Any], mdl: _Inert) -> dict[str, Any]:
+    yaml = getattr(mdl, "yaml", None) or {}
+    return {"names": getattr(mdl, "names", None), "meta": {
+        "epoch": obj.get("epoch"), "yaml": {k: v for k, v in dict(yaml).items() if k in (
+            "nc", "depth_multiple", "width_multiple", "anchors")}}, "format": "yolov5"}
+
+
+def read_state_dict(path: str | Path, *, what: str, file_keys: tuple[str, ...], hint: str,
+                    inert_info: Callable[[Mapping[str, Any], _Inert], dict[str, Any]],
+                    ) -> tuple[CheckpointInfo, dict[str, Any]]:
+    """The info and raw state_dict of a prunebench file (``file_keys`` copied), an official ``.pt`` or a state_dict.
+
+    ``inert_info(checkpoint, model)`` gives the info of an official ``.pt`` whose model is pickled; ``what``
+    names the model and ``hint`` the accepted files in the errors.
+    """
     obj = restricted_load(path)
     info = CheckpointInfo(format="state_dict", model=None, names=None, anchors=None, meta={})
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
@@ -221,32 +244,28 @@ def read_checkpoint(path: str | Path) -> CheckpointInfo:
             raise UsageError(f"{path}: prunebench checkpoint version {obj.get('version')!r} is not supported "
                              f"(this prunebench reads version {VERSION}).")
         sd = dict(obj["state_dict"])
-        info.update(format=FORMAT, model=obj.get("model"), names=obj.get("names"), anchors=obj.get("anchors"),
-                    meta=dict(obj.get("meta") or {}))
+        info.update(format=FORMAT, **{k: obj.get(k) for k in file_keys}, meta=dict(obj.get("meta") or {}))
     elif isinstance(obj, Mapping) and ("model" in obj or "ema" in obj) and not _is_tensor_map(obj):
         mdl = obj.get("ema") or obj.get("model")
         if isinstance(mdl, Mapping):
             sd = dict(mdl)
         elif isinstance(mdl, _Inert):
             sd = _inert_state_dict(mdl)
-            yaml = getattr(mdl, "yaml", None) or {}
-            info.update(names=getattr(mdl, "names", None), meta={
-                "epoch": obj.get("epoch"), "yaml": {k: v for k, v in dict(yaml).items() if k in (
-                    "nc", "depth_multiple", "width_multiple", "anchors")}})
-            info["format"] = "yolov5"
+            info.update(inert_info(obj, mdl))
         else:
-            raise UsageError(f"{path}: the 'model' entry is a {type(mdl).__name__}, not a YOLOv5 model or "
+            raise UsageError(f"{path}: the 'model' entry is a {type(mdl).__name__}, not a {what} model or "
                              "a state_dict.")
     elif isinstance(obj, Mapping) and _is_tensor_map(obj):
         sd = dict(obj)
     elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         sd = dict(obj["state_dict"])
     else:
-        raise UsageError(f"{path}: not a recognised checkpoint (got a {type(obj).__name__}).",
-                         hint="Expected a prunebench checkpoint, an official YOLOv5 .pt or a state_dict.")
-    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()
-          if isinstance(v, torch.Tensor) and not k.endswith(".anchor_grid")}  # v5.0 kept anchor_grid
-    nc = _nc_from_state_dict(sd)
+        raise UsageError(f"{path}: not a recognised checkpoint (got a {type(obj).__name__}).", hint=hint)
+    return info, sd
+
+
+def complete_info(info: CheckpointInfo, sd: dict[str, torch.Tensor], nc: int) -> CheckpointInfo:
+    """``info`` with ``nc``, ``names`` (one per class) and the state_dict ``sd`` set."""
     info["nc"] = nc
     info["names"] = _names_list(info["names"], nc)
     info["state_dict"] = sd
@@ -350,18 +369,34 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, name: str, half: bool
     """Save ``model`` as a prunebench checkpoint (loadable with ``torch.load(weights_only=True)``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-          for k, v in model.state_dict().items()}
+    sd = stored_state_dict(model, half)
     det = model.model[-1] if isinstance(model, DetectionModel) else None
     anchors = ((det.anchors * det.stride.view(-1, 1, 1)).view(det.nl, -1).tolist() if det is not None
                else None)
     nc = det.nc if det is not None else None
     meta = dict(meta or {})
+    names = pop_names(meta, model)
+    ckpt = {"format": FORMAT, "version": VERSION, "model": name, "nc": nc, "names": names, "anchors": anchors,
+            "state_dict": sd, "meta": _plain(meta)}
+    return write_atomically(ckpt, path)
+
+
+def stored_state_dict(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    """``model``'s state_dict as detached CPU copies, floating tensors in fp16 if ``half``."""
+    return {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
+            for k, v in model.state_dict().items()}
+
+
+def pop_names(meta: dict[str, Any], model: nn.Module) -> list[str] | None:
+    """The class names: ``meta``'s ``names`` (removed from it), else the model's; as strings."""
     names = meta.pop("names", None) or list(getattr(model, "names", [])) or None
     if names is not None:
         names = [str(n) for n in (names.values() if isinstance(names, Mapping) else names)]
-    ckpt = {"format": FORMAT, "version": VERSION, "model": name, "nc": nc, "names": names, "anchors": anchors,
-            "state_dict": sd, "meta": _plain(meta)}
+    return names
+
+
+def write_atomically(ckpt: Mapping[str, Any], path: Path) -> Path:
+    """``torch.save`` ``ckpt`` to a temporary file beside ``path``, then move it onto ``path``."""
     tmp = path.with_name(path.name + ".tmp")
     torch.save(ckpt, tmp)
     tmp.replace(path)

@@ -22,13 +22,14 @@ from prunebench.models.yolov5.checkpoint import (
     VERSION,
     CheckpointInfo,
     _Inert,
-    _inert_state_dict,
-    _is_tensor_map,
-    _names_list,
     _plain,
     _repeats,
+    complete_info,
+    pop_names,
+    read_state_dict,
     resize_to_state_dict,
-    restricted_load,
+    stored_state_dict,
+    write_atomically,
 )
 from prunebench.models.yolov8.model import DetectionModel, build_yolov8
 from prunebench.models.yolov8.modules import Detect
@@ -53,40 +54,17 @@ def _nc(sd: Mapping[str, torch.Tensor]) -> int:
 
 def read_checkpoint(path: str | Path) -> CheckpointInfo:
     """Read a prunebench YOLOv8 file, an Ultralytics ``.pt`` or a state_dict into fp32 tensors plus metadata."""
-    obj = restricted_load(path)
-    info = CheckpointInfo(format="state_dict", model=None, names=None, anchors=None, meta={})
-    if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
-        if obj.get("version") != VERSION:
-            raise UsageError(f"{path}: prunebench checkpoint version {obj.get('version')!r} is not supported "
-                             f"(this prunebench reads version {VERSION}).")
-        sd = dict(obj["state_dict"])
-        info.update(format=FORMAT, model=obj.get("model"), names=obj.get("names"), meta=dict(obj.get("meta") or {}))
-    elif isinstance(obj, Mapping) and ("model" in obj or "ema" in obj) and not _is_tensor_map(obj):
-        mdl = obj.get("ema") or obj.get("model")
-        if isinstance(mdl, Mapping):
-            sd = dict(mdl)
-        elif isinstance(mdl, _Inert):
-            sd = _inert_state_dict(mdl)
-            yaml = dict(getattr(mdl, "yaml", None) or {})
-            info.update(names=getattr(mdl, "names", None), format="ultralytics",
-                        meta={"epoch": obj.get("epoch"), "version": obj.get("version"),
-                              "yaml": {k: v for k, v in yaml.items() if k in ("nc", "scale", "yaml_file")}})
-        else:
-            raise UsageError(f"{path}: the 'model' entry is a {type(mdl).__name__}, not a YOLOv8 model or a "
-                             "state_dict.")
-    elif isinstance(obj, Mapping) and _is_tensor_map(obj):
-        sd = dict(obj)
-    elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        sd = dict(obj["state_dict"])
-    else:
-        raise UsageError(f"{path}: not a recognised checkpoint (got a {type(obj).__name__}).",
-                         hint="Expected a prunebench checkpoint, an Ultralytics YOLOv8 .pt or a state_dict.")
+    info, sd = read_state_dict(path, what="YOLOv8", file_keys=("model", "names"), inert_info=_inert_info,
+                               hint="Expected a prunebench checkpoint, an Ultralytics YOLOv8 .pt or a state_dict.")
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items() if isinstance(v, torch.Tensor)}
-    nc = _nc(sd)
-    info["nc"] = nc
-    info["names"] = _names_list(info["names"], nc)
-    info["state_dict"] = sd
-    return info
+    return complete_info(info, sd, _nc(sd))
+
+
+def _inert_info(obj: Mapping[str, Any], mdl: _Inert) -> dict[str, Any]:
+    yaml = dict(getattr(mdl, "yaml", None) or {})
+    return {"names": getattr(mdl, "names", None), "format": "ultralytics",
+            "meta": {"epoch": obj.get("epoch"), "version": obj.get("version"),
+                     "yaml": {k: v for k, v in yaml.items() if k in ("nc", "scale", "yaml_file")}}}
 
 
 def state_dict_to_model(sd: Mapping[str, torch.Tensor], *, size: str = "n", nc: int | None = None,
@@ -141,17 +119,11 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, name: str, half: bool
     """Save ``model`` as a prunebench checkpoint (loadable with ``torch.load(weights_only=True)``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-          for k, v in model.state_dict().items()}
+    sd = stored_state_dict(model, half)
     meta = dict(meta or {})
-    names = meta.pop("names", None) or list(getattr(model, "names", [])) or None
-    if names is not None:
-        names = [str(n) for n in (names.values() if isinstance(names, Mapping) else names)]
+    names = pop_names(meta, model)
     yaml = dict(getattr(model, "yaml", {}) or {})
     meta.setdefault("yaml", {k: yaml[k] for k in ("depth_multiple", "width_multiple", "max_channels") if k in yaml})
     ckpt = {"format": FORMAT, "version": VERSION, "model": name, "nc": int(model.model[-1].nc), "names": names,
             "anchors": None, "state_dict": sd, "meta": _plain(meta)}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    tmp.replace(path)
-    return path
+    return write_atomically(ckpt, path)
