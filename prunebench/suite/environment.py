@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from prunebench.speed.runtimes import cpu_name
+
 __all__ = ["collect_environment"]
 
 
@@ -18,16 +20,6 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _git_commit(cwd: Path) -> str | None:
@@ -58,7 +50,7 @@ def collect_environment(device: str, executor: str) -> dict[str, Any]:
         "nni": _version("nni"),
         "numpy": _version("numpy"),
         "platform": platform.platform(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "device": device,
