@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from prunebench.contracts import ModelFamily
+from prunebench.contracts import ModelFamily, Scope
 from prunebench.errors import UsageError
 
 __all__ = ["YoloFamilyBase"]
@@ -25,8 +25,10 @@ class YoloFamilyBase(ModelFamily):
     size: ClassVar[str] = "n"
 
     #: the family's functions, set in a subclass with ``staticmethod(...)``: its Detect head (or a ``UsageError``
-    #: for another model), ``fuse_model``, ``read_checkpoint``, ``save_checkpoint`` and ``state_dict_to_model``
+    #: for another model), ``prunable_convs``, ``fuse_model``, ``read_checkpoint``, ``save_checkpoint`` and
+    #: ``state_dict_to_model``
     _head_of: ClassVar[Callable[[nn.Module], nn.Module]]
+    _prunable_convs: ClassVar[Callable[[nn.Module, str], list[nn.Conv2d]]]
     _fuse_model: ClassVar[Callable[[nn.Module], nn.Module]]
     _read_checkpoint: ClassVar[Callable[[str | Path], dict[str, Any]]]
     _save_checkpoint: ClassVar[Callable[..., Path]]
@@ -49,6 +51,9 @@ class YoloFamilyBase(ModelFamily):
             raise UsageError(f"imgsz must be a multiple of {self.stride}, got {imgsz}.")
         return torch.zeros(batch, 3, imgsz, imgsz)
 
+    def prunable_layers(self, model: nn.Module, scope: Scope) -> list[nn.Module]:
+        return list(self._prunable_convs(model, scope))
+
     def fuse(self, model: nn.Module) -> nn.Module:
         return self._fuse_model(model)
 
@@ -57,6 +62,10 @@ class YoloFamilyBase(ModelFamily):
         half = bool(meta.pop("half", self.options.half))
         self._head_of(model)
         return self._save_checkpoint(getattr(model, "module", model), path, name=self.name, half=half, meta=meta)
+
+    def load(self, path: str | Path) -> nn.Module:
+        """Load a prunebench checkpoint, an official ``.pt`` of the family or a state_dict; never runs code."""
+        return self._load(path)
 
     def _load(self, path: str | Path, nc: int | None = None) -> Any:
         info = self._read_checkpoint(path)

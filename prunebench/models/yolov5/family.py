@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from prunebench.contracts import PluginOptions, Scope
+from prunebench.contracts import PluginOptions
 from prunebench.errors import UsageError
 from prunebench.models.family_base import YoloFamilyBase
 from prunebench.models.nms import non_max_suppression
 from prunebench.models.yolov5.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov5.common import Bottleneck, Conv
 from prunebench.models.yolov5.loss import ComputeLoss, scale_hyp
-from prunebench.models.yolov5.yolo import Detect, DetectionModel, build_yolov5, fuse_model
+from prunebench.models.yolov5.yolo import Detect, build_yolov5, fuse_model
 
 __all__ = ["HYP_SCRATCH_LOW", "YOLOv5Family", "YOLOv5m", "YOLOv5n", "YOLOv5s", "prunable_convs"]
 
@@ -109,6 +108,7 @@ class YOLOv5Family(YoloFamilyBase):
                             anchors=o.anchors)
 
     _head_of = staticmethod(_detect_of)
+    _prunable_convs = staticmethod(prunable_convs)
     _fuse_model = staticmethod(fuse_model)
     _read_checkpoint = staticmethod(read_checkpoint)
     _save_checkpoint = staticmethod(save_checkpoint)
@@ -120,9 +120,6 @@ class YOLOv5Family(YoloFamilyBase):
     # ---------------------------------------------------------------------------------------------- pruning
     def ignored_layers(self, model: nn.Module) -> list[nn.Module]:
         return list(_detect_of(model).m)
-
-    def prunable_layers(self, model: nn.Module, scope: Scope) -> list[nn.Module]:
-        return list(prunable_convs(model, scope))
 
     # ---------------------------------------------------------------------------------------------- train/eval
     def loss(self, model: nn.Module, hyp: Mapping[str, float]) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
@@ -141,11 +138,6 @@ class YOLOv5Family(YoloFamilyBase):
                     multi_label: bool = False) -> list[torch.Tensor]:
         return non_max_suppression(outputs, conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
                                    multi_label=multi_label)
-
-    # ---------------------------------------------------------------------------------------------- files
-    def load(self, path: str | Path) -> DetectionModel:
-        """Load a prunebench checkpoint, an official YOLOv5 ``.pt`` or a state_dict; never runs code."""
-        return self._load(path)
 
 
 class YOLOv5n(YOLOv5Family):

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from prunebench.contracts import PluginOptions, Scope
+from prunebench.contracts import PluginOptions
 from prunebench.errors import UsageError
 from prunebench.models.family_base import YoloFamilyBase
 from prunebench.models.nms import non_max_suppression
 from prunebench.models.yolov5.common import Conv
 from prunebench.models.yolov8.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov8.loss import V8DetectionLoss
-from prunebench.models.yolov8.model import DetectionModel, build_yolov8, fuse_model
+from prunebench.models.yolov8.model import build_yolov8, fuse_model
 from prunebench.models.yolov8.modules import Bottleneck, Detect
 
 __all__ = ["HYP_V8", "YOLOv8Family", "YOLOv8m", "YOLOv8n", "YOLOv8s", "prunable_convs", "to_v5_layout"]
@@ -103,6 +102,7 @@ class YOLOv8Family(YoloFamilyBase):
         return build_yolov8(self.size, nc, depth_multiple=o.depth_multiple, width_multiple=o.width_multiple)
 
     _head_of = staticmethod(_detect_of)
+    _prunable_convs = staticmethod(prunable_convs)
     _fuse_model = staticmethod(fuse_model)
     _read_checkpoint = staticmethod(read_checkpoint)
     _save_checkpoint = staticmethod(save_checkpoint)
@@ -122,9 +122,6 @@ class YOLOv8Family(YoloFamilyBase):
         det = _detect_of(model)
         return [*(branch[-1] for branch in (*det.cv2, *det.cv3)), *det.dfl.modules()]
 
-    def prunable_layers(self, model: nn.Module, scope: Scope) -> list[nn.Module]:
-        return list(prunable_convs(model, scope))
-
     # ---------------------------------------------------------------------------------------------- train/eval
     def loss(self, model: nn.Module, hyp: Mapping[str, float]) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
         """Ultralytics 8.4's v8DetectionLoss with gains ``hyp`` box/cls/dfl (defaults 7.5/0.5/1.5).
@@ -138,11 +135,6 @@ class YOLOv8Family(YoloFamilyBase):
         y = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
         return non_max_suppression(to_v5_layout(y), conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
                                    multi_label=multi_label)
-
-    # ---------------------------------------------------------------------------------------------- files
-    def load(self, path: str | Path) -> DetectionModel:
-        """Load a prunebench checkpoint, an official Ultralytics ``.pt`` or a state_dict; never runs code."""
-        return self._load(path)
 
 
 class YOLOv8n(YOLOv8Family):
