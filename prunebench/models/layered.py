@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["LayeredDetectionModel", "make_layer"]
+__all__ = ["LayerShape", "LayeredDetectionModel", "make_layer", "parse_layers"]
+
+#: ``shape(mod, args, n, ch, f, c2) -> (args, n, c2)``: a layer's arguments, repeats and output channels from
+#: its yaml ``args`` and repeats ``n``, the output channels ``ch`` of the layers so far, its from-index ``f``
+#: and the previous layer's output channels ``c2``
+LayerShape = Callable[[type[nn.Module], list[Any], int, list[int], Any, int], tuple[list[Any], int, int]]
 
 
 def make_layer(mod: type[nn.Module], args: list[Any], n: int, i: int, f: int | list[int], name: str) -> nn.Module:
@@ -17,6 +22,33 @@ def make_layer(mod: type[nn.Module], args: list[Any], n: int, i: int, f: int | l
     m_.i, m_.f, m_.type = i, f, name
     m_.np = sum(x.numel() for x in m_.parameters())
     return m_
+
+
+def parse_layers(spec: Sequence[tuple[int | list[int], int, str, list[Any]]], modules: Mapping[str, type[nn.Module]],
+                 d: Mapping[str, Any], ch_in: int, shape: LayerShape) -> tuple[nn.Sequential, list[int]]:
+    """The layers of the yaml ``spec`` (from, repeats, module, args) and the indices whose outputs are kept.
+
+    Repeats are scaled by ``d["depth_multiple"]`` (``d["repeats"]`` overrides them by layer index).
+    """
+    gd = d["depth_multiple"]
+    repeats: Mapping[int, int] = d.get("repeats", {})
+    layers: list[nn.Module] = []
+    save: list[int] = []
+    ch = [ch_in]
+    c2 = ch_in
+    for i, (f, n, name, args) in enumerate(spec):
+        mod = modules[name]
+        n = max(round(n * gd), 1) if n > 1 else n
+        if i in repeats:
+            n = repeats[i]
+        args, n, c2 = shape(mod, args, n, ch, f, c2)
+        m_ = make_layer(mod, args, n, i, f, name)
+        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
+        layers.append(m_)
+        if i == 0:
+            ch = []
+        ch.append(c2)
+    return nn.Sequential(*layers), sorted(save)
 
 
 class LayeredDetectionModel(nn.Module):

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunebench.models.layered import LayeredDetectionModel, make_layer
+from prunebench.models.layered import LayeredDetectionModel, parse_layers
 from prunebench.models.yolov5.common import C3, SPPF, Bottleneck, Concat, Conv
 
 __all__ = ["ANCHORS", "LAYERS", "SIZES", "Detect", "DetectionModel", "build_yolov5", "fuse_conv_and_bn",
@@ -178,20 +178,13 @@ def _initialize_weights(model: nn.Module) -> None:
 
 
 def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[int]]:
-    nc, anchors, gd, gw = d["nc"], d["anchors"], d["depth_multiple"], d["width_multiple"]
-    repeats: Mapping[int, int] = d.get("repeats", {})
+    nc, anchors, gw = d["nc"], d["anchors"], d["width_multiple"]
     na = len(anchors[0]) // 2
     no = na * (nc + 5)
-    layers: list[nn.Module] = []
-    save: list[int] = []
-    ch = [ch_in]
-    c2 = ch_in
-    for i, (f, n, name, args) in enumerate(LAYERS):
-        mod = _MODULES[name]
+
+    def shape(mod: type[nn.Module], args: list[Any], n: int, ch: list[int], f: Any, c2: int,
+              ) -> tuple[list[Any], int, int]:
         args = [nc if a == "nc" else anchors if a == "anchors" else a for a in args]
-        n = max(round(n * gd), 1) if n > 1 else n
-        if i in repeats:
-            n = repeats[i]
         if mod in (Conv, C3, SPPF, Bottleneck):
             c1, c2 = ch[f], args[0]
             if c2 != no:
@@ -206,13 +199,9 @@ def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[
             args.append([ch[x] for x in f])
         else:
             c2 = ch[f]
-        m_ = make_layer(mod, args, n, i, f, name)
-        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
-        layers.append(m_)
-        if i == 0:
-            ch = []
-        ch.append(c2)
-    return nn.Sequential(*layers), sorted(save)
+        return args, n, c2
+
+    return parse_layers(LAYERS, _MODULES, d, ch_in, shape)
 
 
 def build_yolov5(size: str = "n", nc: int = 80, *, depth_multiple: float | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunebench.models.layered import LayeredDetectionModel, make_layer
+from prunebench.models.layered import LayeredDetectionModel, parse_layers
 from prunebench.models.yolov5.common import SPPF, Concat, Conv
 from prunebench.models.yolov5.yolo import fuse_model
 from prunebench.models.yolov8.modules import C2f, Detect
@@ -97,18 +97,11 @@ def _initialize_weights(model: nn.Module) -> None:
 
 
 def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[int]]:
-    nc, gd, gw, max_ch = d["nc"], d["depth_multiple"], d["width_multiple"], d["max_channels"]
-    repeats: Mapping[int, int] = d.get("repeats", {})
-    layers: list[nn.Module] = []
-    save: list[int] = []
-    ch = [ch_in]
-    c2 = ch_in
-    for i, (f, n, name, args) in enumerate(LAYERS):
-        mod = _MODULES[name]
+    nc, gw, max_ch = d["nc"], d["width_multiple"], d["max_channels"]
+
+    def shape(mod: type[nn.Module], args: list[Any], n: int, ch: list[int], f: Any, c2: int,
+              ) -> tuple[list[Any], int, int]:
         args = [nc if a == "nc" else a for a in args]
-        n = max(round(n * gd), 1) if n > 1 else n
-        if i in repeats:
-            n = repeats[i]
         if mod in (Conv, C2f, SPPF):
             c1, c2 = ch[f], args[0]
             c2 = math.ceil(min(c2, max_ch) * gw / 8) * 8
@@ -122,13 +115,9 @@ def _parse_model(d: Mapping[str, Any], ch_in: int) -> tuple[nn.Sequential, list[
             args = [nc, [ch[x] for x in f], int(d.get("reg_max", 16))]
         else:
             c2 = ch[f]
-        m_ = make_layer(mod, args, n, i, f, name)
-        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
-        layers.append(m_)
-        if i == 0:
-            ch = []
-        ch.append(c2)
-    return nn.Sequential(*layers), sorted(save)
+        return args, n, c2
+
+    return parse_layers(LAYERS, _MODULES, d, ch_in, shape)
 
 
 def build_yolov8(size: str = "n", nc: int = 80, *, depth_multiple: float | None = None,
