@@ -12,6 +12,7 @@ from torch import nn
 
 from prunebench.contracts import ModelFamily, Scope
 from prunebench.errors import UsageError
+from prunebench.models.nms import non_max_suppression
 
 __all__ = ["YoloFamilyBase"]
 
@@ -50,6 +51,15 @@ class YoloFamilyBase(ModelFamily):
         if imgsz % self.stride:
             raise UsageError(f"imgsz must be a multiple of {self.stride}, got {imgsz}.")
         return torch.zeros(batch, 3, imgsz, imgsz)
+
+    def _nms_input(self, outputs: Any) -> Any:
+        """What :func:`~prunebench.models.nms.non_max_suppression` takes: YOLOv5's ``[bs, A, 5 + nc]`` layout."""
+        return outputs
+
+    def postprocess(self, outputs: Any, *, conf_thres: float = 0.001, iou_thres: float = 0.6, max_det: int = 300,
+                    multi_label: bool = False) -> list[torch.Tensor]:
+        return non_max_suppression(self._nms_input(outputs), conf_thres=conf_thres, iou_thres=iou_thres,
+                                   max_det=max_det, multi_label=multi_label)
 
     def prunable_layers(self, model: nn.Module, scope: Scope) -> list[nn.Module]:
         return list(self._prunable_convs(model, scope))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from pydantic import Field, field_validator
@@ -12,7 +12,6 @@ from torch import nn
 from prunebench.contracts import PluginOptions
 from prunebench.errors import UsageError
 from prunebench.models.family_base import YoloFamilyBase
-from prunebench.models.nms import non_max_suppression
 from prunebench.models.yolov5.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov5.common import Bottleneck, Conv
 from prunebench.models.yolov5.loss import ComputeLoss, scale_hyp
@@ -133,11 +132,6 @@ class YOLOv5Family(YoloFamilyBase):
         if not h.get("scaled"):
             h = scale_hyp(h, nl=det.nl, nc=det.nc, imgsz=int(h.get("imgsz", 640)))
         return ComputeLoss(model, h)
-
-    def postprocess(self, outputs: Any, *, conf_thres: float = 0.001, iou_thres: float = 0.6, max_det: int = 300,
-                    multi_label: bool = False) -> list[torch.Tensor]:
-        return non_max_suppression(outputs, conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
-                                   multi_label=multi_label)
 
 
 class YOLOv5n(YOLOv5Family):

@@ -12,7 +12,6 @@ from torch import nn
 from prunebench.contracts import PluginOptions
 from prunebench.errors import UsageError
 from prunebench.models.family_base import YoloFamilyBase
-from prunebench.models.nms import non_max_suppression
 from prunebench.models.yolov5.common import Conv
 from prunebench.models.yolov8.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov8.loss import V8DetectionLoss
@@ -130,11 +129,8 @@ class YOLOv8Family(YoloFamilyBase):
         """
         return V8DetectionLoss(model, {**HYP_V8, **dict(hyp)})
 
-    def postprocess(self, outputs: Any, *, conf_thres: float = 0.001, iou_thres: float = 0.6, max_det: int = 300,
-                    multi_label: bool = False) -> list[torch.Tensor]:
-        y = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-        return non_max_suppression(to_v5_layout(y), conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
-                                   multi_label=multi_label)
+    def _nms_input(self, outputs: Any) -> torch.Tensor:
+        return to_v5_layout(outputs[0] if isinstance(outputs, (tuple, list)) else outputs)
 
 
 class YOLOv8n(YOLOv8Family):
