@@ -9,27 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-
-def tiny_spec(out: Path, data_dir: Path, **overrides: Any) -> dict[str, Any]:
-    budget = {"epochs": 1, "imgsz": 64, "batch_size": 4, "max_batches": 2, "warmup_epochs": 0.0, "cache": False}
-    spec: dict[str, Any] = {
-        "name": "tiny",
-        "seeds": [0],
-        "device": "cpu",
-        "output": str(out),
-        "dataset": {"name": "tea-bud-synth",
-                    "options": {"train": 8, "val": 4, "imgsz": 64, "seed": 0, "out": str(data_dir)}},
-        "models": [{"name": "yolov5n", "options": {"width_multiple": 0.0625, "depth_multiple": 0.33}}],
-        "pruners": [],
-        "train": dict(budget),
-        "finetune": dict(budget),
-        "evaluate": {"batch_size": 4},
-        "calibration_batches": 1,
-        "metrics": ["params", "map50"],
-        "reporters": [],
-    }
-    spec.update(overrides)
-    return spec
+from prunebench.testing_tiny import tiny_spec
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import prunebench as pb
 from prunebench.contracts import PruneContext
 from prunebench.metrics.complexity import count_params, gflops
 from prunebench.pruning import PruningWarning
+from prunebench.testing_tiny import as_if_trained
 
 MODELS = ("yolov5n", "yolov5s", "yolov5m")
 LEVELS = (0.3, 0.6, 0.9)
@@ -22,16 +23,6 @@ BUNDLED = ("l1", "l2", "random", "lamp", "fpgm", "taylor", "bn-scale")
 OTHERS = [n for n in pb.list_pruners() if n not in BUNDLED]
 CASES = [(m, p) for m in MODELS for p in BUNDLED] + [("yolov5n", p) for p in OTHERS]
 TINY = 0.0625  # width multiple of the tiny variants (save/reload/ONNX; third-party pruners)
-
-
-def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Distinct BatchNorm gammas/betas, as after training (a fresh model has every gamma = 1)."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.weight.data = torch.rand(m.num_features, generator=g) + 0.5
-            m.bias.data = torch.rand(m.num_features, generator=g) * 0.2 - 0.1
-    return model.eval()
 
 
 def _targets(batch: int) -> torch.Tensor:
@@ -53,14 +44,14 @@ def full() -> dict[str, tuple[nn.Module, int]]:
     """name -> (model as if trained, its fused parameter count)."""
     out = {}
     for name in MODELS:
-        model = _as_if_trained(pb.create_model(name, nc=1))
+        model = as_if_trained(pb.create_model(name, nc=1))
         out[name] = (model, count_params(pb.get_model_family(name).fuse(model)))
     return out
 
 
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, nn.Module]:
-    return {name: _as_if_trained(pb.create_model(name, nc=1, width_multiple=TINY)) for name in MODELS}
+    return {name: as_if_trained(pb.create_model(name, nc=1, width_multiple=TINY)) for name in MODELS}
 
 
 @pytest.mark.parametrize(("name", "pruner"), CASES)

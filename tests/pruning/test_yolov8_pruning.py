@@ -15,22 +15,12 @@ import prunebench as pb
 from prunebench.contracts import PruneContext
 from prunebench.metrics.complexity import count_params, gflops
 from prunebench.pruning import coupled_groups, prune_by_indices
+from prunebench.testing_tiny import as_if_trained
 
 LEVELS = (0.3, 0.6, 0.9)
 IMGSZ = 64
 TINY = 0.0625
 PRUNERS = pb.list_pruners()
-
-
-def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.weight.data = torch.rand(m.num_features, generator=g) + 0.5
-            m.bias.data = torch.rand(m.num_features, generator=g) * 0.2 - 0.1
-            m.running_mean = torch.rand(m.num_features, generator=g) * 0.2 - 0.1
-            m.running_var = torch.rand(m.num_features, generator=g) + 0.5
-    return model.eval()
 
 
 def _context(model: nn.Module, **options: object) -> PruneContext:
@@ -45,7 +35,7 @@ def _context(model: nn.Module, **options: object) -> PruneContext:
 @pytest.fixture(scope="module")
 def tiny() -> nn.Module:
     torch.manual_seed(0)
-    return _as_if_trained(pb.create_model("yolov8n", nc=2, width_multiple=TINY))
+    return as_if_trained(pb.create_model("yolov8n", nc=2, width_multiple=TINY), running_stats=True)
 
 
 def _head_outputs(model: nn.Module) -> list[int]:
@@ -103,7 +93,7 @@ def test_removing_dead_channels_changes_nothing(tiny: nn.Module) -> None:
     """Zero a channel (BN gamma = beta = 0, so SiLU gives 0) in the a half and in the b half of a shortcut C2f
     (with its residual partner), in a plain C2f's b half, in SPPF's cv1 and in a Detect hidden conv; removing
     exactly those channels must leave the outputs unchanged."""
-    model = _as_if_trained(pb.create_model("yolov8n", nc=2, width_multiple=TINY), seed=4)
+    model = as_if_trained(pb.create_model("yolov8n", nc=2, width_multiple=TINY), seed=4, running_stats=True)
     fam = pb.get_model_family("yolov8n", width_multiple=TINY)
     bn = {n: m for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-TINY_MODEL = {"name": "yolov5n", "options": {"width_multiple": 0.0625, "depth_multiple": 0.33}}
+from prunebench.testing_tiny import tiny_spec
+
 #: metrics that are the same on every run of the same spec and seed on CPU (latency is a timing)
 STABLE_METRICS = ("params", "gflops", "precision", "recall", "f1", "map50", "map50_95")
 
@@ -21,26 +22,10 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny_spec_dict(out: Path, data_dir: Path, **overrides: Any) -> dict[str, Any]:
-    budget = {"epochs": 1, "imgsz": 64, "batch_size": 4, "max_batches": 2, "warmup_epochs": 0.0, "cache": False}
-    spec: dict[str, Any] = {
-        "name": "tiny",
-        "seeds": [0],
-        "device": "cpu",
-        "output": str(out),
-        "dataset": {"name": "tea-bud-synth",
-                    "options": {"train": 8, "val": 4, "imgsz": 64, "seed": 0, "out": str(data_dir)}},
-        "models": [TINY_MODEL],
-        "pruners": [{"name": "l1", "levels": [0.5]}],
-        "train": dict(budget),
-        "finetune": dict(budget),
-        "evaluate": {"batch_size": 4},
-        "calibration_batches": 1,
-        "metrics": ["params", "gflops", "size_mb", {"name": "latency_ms", "options": {"warmup": 1, "repeats": 3}},
-                    "precision", "recall", "f1", "map50", "map50_95"],
-        "reporters": [],
-    }
-    spec.update(overrides)
-    return spec
+    """The tiny spec with l1 at 0.5 and every bundled metric."""
+    metrics = ["params", "gflops", "size_mb", {"name": "latency_ms", "options": {"warmup": 1, "repeats": 3}},
+               "precision", "recall", "f1", "map50", "map50_95"]
+    return tiny_spec(out, data_dir, **{"pruners": [{"name": "l1", "levels": [0.5]}], "metrics": metrics, **overrides})
 
 
 @pytest.fixture
