@@ -8,13 +8,34 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from prunebench.contracts import ModelFamily, Scope
+from prunebench.contracts import ModelFamily, PluginOptions, Scope
 from prunebench.errors import UsageError
 from prunebench.models.nms import non_max_suppression
 
-__all__ = ["YoloFamilyBase"]
+__all__ = ["YoloFamilyBase", "YoloOptions", "detect_head"]
+
+
+def detect_head(model: nn.Module, head: type[nn.Module], expected: str) -> Any:
+    """``model.model[-1]`` (through a ``.module`` wrapper) if it is a ``head``; else a ``UsageError``."""
+    m = getattr(model, "module", model)
+    layers = getattr(m, "model", None)
+    if not isinstance(layers, nn.Sequential) or not isinstance(layers[-1], head):
+        raise UsageError(f"Expected a {expected}, got {type(model).__name__}.")
+    return layers[-1]
+
+
+class YoloOptions(PluginOptions):
+    """The scale overrides every YOLO family takes (a family adds its own options after them)."""
+
+    depth_multiple: float | None = Field(
+        None, gt=0.0, le=2.0, description="override the depth multiple (repeats = max(round(n*d), 1))")
+    width_multiple: float | None = Field(
+        None, gt=0.0, le=2.0,
+        description="override the width multiple (channels rounded up to multiples of 8); "
+                    "e.g. 0.0625 builds a tiny model for tests")
 
 
 class YoloFamilyBase(ModelFamily):

@@ -9,9 +9,8 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from prunebench.contracts import PluginOptions
 from prunebench.errors import UsageError
-from prunebench.models.family_base import YoloFamilyBase
+from prunebench.models.family_base import YoloFamilyBase, YoloOptions, detect_head
 from prunebench.models.yolov5.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov5.common import Bottleneck, Conv
 from prunebench.models.yolov5.loss import ComputeLoss, scale_hyp
@@ -32,12 +31,7 @@ _SCOPE_LAYERS: dict[str, range] = {"backbone": range(10), "backbone+neck": range
 
 
 def _detect_of(model: nn.Module) -> Detect:
-    m = getattr(model, "module", model)
-    layers = getattr(m, "model", None)
-    if not isinstance(layers, nn.Sequential) or not isinstance(layers[-1], Detect):
-        raise UsageError(f"Expected a YOLOv5 DetectionModel (with .model[-1] a Detect head), got "
-                         f"{type(model).__name__}.")
-    return layers[-1]
+    return detect_head(model, Detect, "YOLOv5 DetectionModel (with .model[-1] a Detect head)")
 
 
 def prunable_convs(model: nn.Module, scope: str) -> list[nn.Conv2d]:
@@ -70,13 +64,7 @@ class YOLOv5Family(YoloFamilyBase):
     size: ClassVar[str] = "n"
     stride: ClassVar[int] = 32
 
-    class Options(PluginOptions):
-        depth_multiple: float | None = Field(
-            None, gt=0.0, le=2.0, description="override the depth multiple (repeats = max(round(n*d), 1))")
-        width_multiple: float | None = Field(
-            None, gt=0.0, le=2.0,
-            description="override the width multiple (channels rounded up to multiples of 8); "
-                        "e.g. 0.0625 builds a tiny model for tests")
+    class Options(YoloOptions):
         anchors: list[list[float]] | None = Field(
             None, min_length=1, max_length=5,
             description="anchors in pixels, one row per level: [w0, h0, w1, h1, ...] (default: YOLOv5's)")

@@ -9,9 +9,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from prunebench.contracts import PluginOptions
 from prunebench.errors import UsageError
-from prunebench.models.family_base import YoloFamilyBase
+from prunebench.models.family_base import YoloFamilyBase, YoloOptions, detect_head
 from prunebench.models.yolov5.common import Conv
 from prunebench.models.yolov8.checkpoint import read_checkpoint, save_checkpoint, state_dict_to_model
 from prunebench.models.yolov8.loss import V8DetectionLoss
@@ -33,12 +32,7 @@ _SCOPE_LAYERS: dict[str, range] = {"backbone": range(10), "backbone+neck": range
 
 
 def _detect_of(model: nn.Module) -> Detect:
-    m = getattr(model, "module", model)
-    layers = getattr(m, "model", None)
-    if not isinstance(layers, nn.Sequential) or not isinstance(layers[-1], Detect):
-        raise UsageError(f"Expected a YOLOv8 DetectionModel (with .model[-1] a YOLOv8 Detect head), got "
-                         f"{type(model).__name__}.")
-    return layers[-1]
+    return detect_head(model, Detect, "YOLOv8 DetectionModel (with .model[-1] a YOLOv8 Detect head)")
 
 
 def prunable_convs(model: nn.Module, scope: str) -> list[nn.Conv2d]:
@@ -82,13 +76,7 @@ class YOLOv8Family(YoloFamilyBase):
     stride: ClassVar[int] = 32
     loss_names: ClassVar[tuple[str, ...]] = ("box", "cls", "dfl")
 
-    class Options(PluginOptions):
-        depth_multiple: float | None = Field(
-            None, gt=0.0, le=2.0, description="override the depth multiple (repeats = max(round(n*d), 1))")
-        width_multiple: float | None = Field(
-            None, gt=0.0, le=2.0,
-            description="override the width multiple (channels rounded up to multiples of 8); "
-                        "e.g. 0.0625 builds a tiny model for tests")
+    class Options(YoloOptions):
         half: bool = Field(False, description="save checkpoints in fp16 (half the file size)")
         transfer: bool = Field(
             False, description="build(nc, weights) with a file of another nc: load every tensor whose name and "
