@@ -160,13 +160,20 @@ def test_pruned_model_exports_to_onnx_with_equal_outputs(tiny: nn.Module, tmp_pa
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
 
 
-def test_latency_target_on_yolov8(tiny: nn.Module) -> None:
-    """The latency table's calibration prunes half of every group: C2f's halves must each keep a channel."""
+def test_latency_target_on_yolov8() -> None:
+    """The latency table's calibration prunes half of every group: C2f's halves must each keep a channel.
+
+    At width 1/16 every layer has at most 16 channels, so where the measured channel block is 16 the table
+    (rightly) predicts almost nothing to gain: the test prunes yolov8n at width 1/8 instead.
+    """
     pytest.importorskip("onnxruntime")
-    fam = pb.get_model_family("yolov8n", width_multiple=TINY)
+    width = 0.125
+    torch.manual_seed(0)
+    model = as_if_trained(pb.create_model("yolov8n", nc=2, width_multiple=width), running_stats=True)
+    fam = pb.get_model_family("yolov8n", width_multiple=width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pruned, rec = pb.prune(tiny, "l1", level=0.3, family=fam, imgsz=IMGSZ, target="latency",
+        pruned, rec = pb.prune(model, "l1", level=0.1, family=fam, imgsz=IMGSZ, target="latency",
                                scope="backbone+neck")
     assert rec.params_after < rec.params_before
     for i in (2, 4, 6, 8, 12, 15, 18, 21):
