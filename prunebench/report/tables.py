@@ -241,7 +241,7 @@ def best_pruner_table(results: Results, rows: Sequence[Row] | None = None,
             verdict = ("indistinguishable" + (f" (p_holm {c.p_holm:.2g})" if not math.isnan(c.p_holm) else ""))
         data.rows.append([b.model, f"{b.level:g}", b.best, format(b.value, fmt), b.runner_up or MISSING,
                           MISSING if b.margin is None else format(b.margin, fmt),
-                          ", ".join(b.tied) + f" (equal at {fmt})" if b.tied else "", verdict])
+                          ", ".join(b.tied) + f" (equal to {format(b.value, fmt)})" if b.tied else "", verdict])
         data.styles.append("")
     data.caption = ("Ties: pruners whose mean equals the best at the shown precision. Verdict: 'best' only when the "
                     "paired test against the runner-up is significant (Holm-adjusted), else indistinguishable.")

@@ -115,7 +115,8 @@ def test_best_pruner_per_level_and_ties(fake_results):
             c.metrics["map50_95"] = twin.metrics["map50_95"]
     table = best_pruner_table(fake_results)
     tied = next(r for r in table.rows if r[0] == "yolov5n" and r[1] == "0.3")
-    assert "(equal at" in tied[table.headers.index("Ties")]
+    ties = tied[table.headers.index("Ties")]
+    assert ties == f"bn-scale (equal to {tied[table.headers.index('mAP50-95')]})"  # the tied value, no format code
     assert tied[table.headers.index("Verdict")].startswith("indistinguishable")  # equal means: never "best"
 
 
