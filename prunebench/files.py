@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import os
+import tempfile
 from pathlib import Path
 
 from prunebench.errors import UsageError
 
-__all__ = ["output_file_problem", "read_text_file"]
+__all__ = ["output_file_problem", "read_text_file", "write_text_atomic"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
          (codecs.BOM_UTF16_BE, "UTF-16"))
@@ -50,3 +52,20 @@ def output_file_problem(path: Path, what: str = "output file") -> str | None:
                 return f"{str(parent)!r} is a file, so {str(path)!r} cannot be written inside it"
             break
     return None
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

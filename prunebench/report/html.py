@@ -6,8 +6,8 @@ import base64
 import html
 from pathlib import Path
 
+from prunebench.files import write_text_atomic
 from prunebench.report.document import Block, build_document
-from prunebench.report.results_export import write_text_atomic
 from prunebench.suite.results import Results
 
 __all__ = ["render_html", "write_html"]

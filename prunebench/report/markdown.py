@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prunebench.files import write_text_atomic
 from prunebench.report.document import Block, build_document
-from prunebench.report.results_export import write_text_atomic
 from prunebench.report.tables import markdown_table
 from prunebench.suite.results import Results
 

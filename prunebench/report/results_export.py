@@ -5,16 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from prunebench.files import write_text_atomic
 from prunebench.report.summary import metric_columns
 from prunebench.suite.results import CellResult, Results
 
-__all__ = ["CSV_CELL_COLUMNS", "CSV_PRUNE_COLUMNS", "cell_to_json", "results_to_json", "write_csv", "write_json",
-           "write_text_atomic"]
+__all__ = ["CSV_CELL_COLUMNS", "CSV_PRUNE_COLUMNS", "cell_to_json", "results_to_json", "write_csv", "write_json"]
 
 #: The cell columns of results.csv, before the metric columns.
 CSV_CELL_COLUMNS: tuple[str, ...] = ("key", "model", "pruner", "level", "seed", "status", "error")
@@ -81,23 +79,6 @@ def results_to_json(results: Results) -> dict[str, Any]:
         "summary": [_clean(s.to_dict()) for s in stats.summary],
         "comparisons": [_clean(c.to_dict()) for c in stats.comparisons],
     }
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_json(results: Results, path: str | Path) -> Path:

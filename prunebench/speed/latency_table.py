@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prunebench.files import write_text_atomic
+
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
@@ -108,6 +110,10 @@ class LatencyTable:
                 removed_in: Mapping[str, float] | None = None) -> float:
         """Predicted latency (ms) when the named convolutions lose these output / input channels."""
         return self.rest_ms + self.scale * self.conv_ms(removed_out, removed_in)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table as JSON, atomically (the run folder's cache never holds half a table)."""
+        return write_text_atomic(Path(path), json.dumps(self.to_dict()))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -247,10 +253,7 @@ def build_latency_table(model: nn.Module, cost: CostModel, *, runtime: str = "to
                                "rounds": rounds, "scales": list(SCALES), "block": block,
                                "block_fit": {str(b): r for b, r in block_fit.items()}})
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_path = path.with_name(path.name + ".tmp")
-        tmp_path.write_text(json.dumps(table.to_dict()))
-        tmp_path.replace(path)
+        table.save(path)
     return table
 
 

@@ -84,10 +84,7 @@ def latency_table_for(model: nn.Module, before: CostModel, example: Any, options
     table.calibrate(measured["before_ms"], measured["after_ms"], removed_out, removed_in)
     table.info["calibrated_path"] = str(calibrated) if calibrated is not None else None
     if calibrated is not None:
-        calibrated.parent.mkdir(parents=True, exist_ok=True)
-        tmp = calibrated.with_name(calibrated.name + ".tmp")
-        tmp.write_text(json.dumps(table.to_dict()))
-        tmp.replace(calibrated)
+        table.save(calibrated)
     return table
 
 
@@ -99,7 +96,6 @@ def check_latency_target(record: PruneRecord, level: float, options: PrunerOptio
     :data:`MAX_CORRECTIONS` times for this level: the table is then re-calibrated on this plan's measurement
     (a point nearer the level than the last one: a secant step) and written back to the cache.
     """
-    import json
     import warnings
 
     from prunebench.pruning.costs import measure_costs
@@ -125,9 +121,7 @@ def check_latency_target(record: PruneRecord, level: float, options: PrunerOptio
             removed_in = {n: float(c.cin - after.convs[n].cin) for n, c in table.convs.items() if n in after.convs}
             table.calibrate(measured["before_ms"], measured["after_ms"], removed_out, removed_in)
             table.info["corrected_levels"] = [*corrected, level]
-            tmp = Path(path).with_name(Path(path).name + ".tmp")
-            tmp.write_text(json.dumps(table.to_dict()))
-            tmp.replace(path)
+            table.save(path)
             return True
         message = (f"target latency: measured reduction {achieved:.3f} [{measured['reduction_lo']:.3f}, "
                    f"{measured['reduction_hi']:.3f}] on {options.latency_runtime} ({options.latency_threads} threads, "
