@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -61,7 +61,22 @@ class TrainConfig(BaseModel):
                                               "prunebench.engine.hyp.Hyp)")
     max_batches: int | None = Field(None, ge=1, description="cap on batches per epoch (smoke tests)")
 
+    #: fields that change how fast batches arrive, never what is in them: every image's augmentation is
+    #: seeded by (seed, epoch, index) and the RAM cache holds the very pixels a decode gives, so a stage
+    #: trained with any of these values has the same numbers (tests/engine/test_config_keys.py). They are
+    #: left out of the cache keys (:meth:`result_dump`) and travel beside them (:meth:`throughput_dump`).
+    THROUGHPUT_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"workers", "prefetch", "persistent_workers", "pin_memory", "cache"})
+
     _check_imgsz = field_validator("imgsz")(_multiple_of_32)
+
+    def result_dump(self) -> dict[str, object]:
+        """The fields that decide a training's numbers (what stage keys and resume checks hash)."""
+        return self.model_dump(mode="json", exclude=set(self.THROUGHPUT_FIELDS))
+
+    def throughput_dump(self) -> dict[str, object]:
+        """The loader settings that only decide its speed (:data:`THROUGHPUT_FIELDS`)."""
+        return self.model_dump(mode="json", include=set(self.THROUGHPUT_FIELDS))
 
     @field_validator("hyp")
     @classmethod

@@ -84,7 +84,7 @@ def _merge_hyp(family: ModelFamily, cfg: TrainConfig) -> dict[str, float]:
 
 
 def _config_key(cfg: TrainConfig, seed: int, stage: str) -> str:
-    return json.dumps({"cfg": cfg.model_dump(mode="json"), "seed": seed, "stage": stage}, sort_keys=True)
+    return json.dumps({"cfg": cfg.result_dump(), "seed": seed, "stage": stage}, sort_keys=True)
 
 
 @contextmanager

@@ -114,6 +114,11 @@ class _ModelSeed:
         return str(self.entry.key)
 
 
+def _with_loader(params: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    """A training stage's unhashed params: the loader's throughput-only settings travel here, not in the key."""
+    return {**params, "loader": cfg.throughput_dump()}
+
+
 class _Builder:
     """Adds keyed stages (one per key: shared stages are added once) and the cells that chain them."""
 
@@ -155,8 +160,8 @@ class _Builder:
                           train_cfg=train_cfg, finetune_cfg=self.spec.finetune_for(entry.key), eval_cfg=eval_cfg)
 
     def train(self, ms: _ModelSeed) -> str:
-        return self.add("train", {**ms.common, "budget": ms.train_cfg.model_dump(mode="json")}, (self.data,),
-                        f"train {ms.label} s{ms.seed}", ms.params)
+        return self.add("train", {**ms.common, "budget": ms.train_cfg.result_dump()}, (self.data,),
+                        f"train {ms.label} s{ms.seed}", _with_loader(ms.params, ms.train_cfg))
 
     def evaluate(self, ms: _ModelSeed, upstream: str, cell: str) -> str:
         return self.add("evaluate", {**ms.common, "eval": ms.eval_cfg, "metrics": self.metrics},
@@ -178,8 +183,8 @@ class _Builder:
         if sp_cfg.epochs <= 0:
             return None
         return self.add("sparsity", {**ms.common, "pruner": {"name": p.name, "options": p.options},
-                                     "budget": sp_cfg.model_dump(mode="json")},
-                        (self.data, train), f"sparsity {ms.label} {p.key} s{ms.seed}", ms.params)
+                                     "budget": sp_cfg.result_dump()},
+                        (self.data, train), f"sparsity {ms.label} {p.key} s{ms.seed}", _with_loader(ms.params, sp_cfg))
 
     def pruner_cells(self, ms: _ModelSeed, p: Any, train: str) -> None:
         """One cell per level: [sparsity →] prune → finetune → evaluate."""
@@ -194,8 +199,8 @@ class _Builder:
                                        "calibration_batches": self.spec.calibration_batches,
                                        "calibration_batch_size": ms.finetune_cfg.batch_size},
                              (self.data, upstream), f"prune {ck}", ms.params)
-            finetune = self.add("finetune", {**ms.common, "budget": ms.finetune_cfg.model_dump(mode="json")},
-                                (self.data, prune), f"finetune {ck}", ms.params)
+            finetune = self.add("finetune", {**ms.common, "budget": ms.finetune_cfg.result_dump()},
+                                (self.data, prune), f"finetune {ck}", _with_loader(ms.params, ms.finetune_cfg))
             self.cells.append(Cell(ck, ms.label, p.key, float(level), ms.seed,
                                    (*chain, prune, finetune, self.evaluate(ms, finetune, ck))))
 

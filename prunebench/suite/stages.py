@@ -166,7 +166,8 @@ class _Ctx:
         from prunebench.engine.config import TrainConfig
         from prunebench.engine.trainer import train
 
-        cfg = TrainConfig.model_validate(budget)
+        # the key holds what decides the numbers; the loader's speed settings come unhashed (TrainConfig docs)
+        cfg = TrainConfig.model_validate({**budget, **(self.stage.params.get("loader") or {})})
         t0 = time.perf_counter()
         res = train(model, family, self.data_yaml, cfg, self.out_dir, device=self.device,
                     seed=int(self.stage.inputs["seed"]), callbacks=self.callbacks(after_backward), resume=True,

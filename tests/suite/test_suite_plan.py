@@ -96,3 +96,18 @@ def test_code_version_invalidates_a_stage_kind_and_downstream(plan_for: Any, tmp
     monkeypatch.setitem(plan_mod.STAGE_VERSIONS, "prune", 99)
     b = plan_for(tmp_path)
     assert {a.stages[k].kind for k in set(a.stages) - set(b.stages)} == {"prune", "finetune", "evaluate"}
+
+
+def test_loader_speed_settings_are_not_in_the_keys_but_reach_the_stage(plan_for: Any, spec_dict: Any,
+                                                                       tmp_path: Path) -> None:
+    base = spec_dict(tmp_path, tmp_path)
+    a = plan_for(tmp_path)
+    speed = {"workers": 3, "prefetch": 5, "persistent_workers": False, "pin_memory": False, "cache": "off"}
+    b = plan_for(tmp_path, train={**base["train"], **speed}, finetune={**base["finetune"], **speed})
+    assert list(a.stages) == list(b.stages)  # same keys: nothing recomputes for a faster loader
+    trains = [s for s in b.stages.values() if s.kind in {"train", "finetune"}]
+    assert trains
+    assert all(s.params["loader"] == speed for s in trains)
+    assert all("workers" not in s.inputs["budget"] for s in trains)
+    c = plan_for(tmp_path, train={**base["train"], "channels_last": True})  # can change the numbers: hashed
+    assert {a.stages[k].kind for k in set(a.stages) - set(c.stages)} >= {"train"}
