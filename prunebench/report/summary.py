@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prunebench.defaults import DEFAULT_METRICS  # the tea-bud study's columns, in order; always shown
+from prunebench.report.uncertainty import speedup_rows
 from prunebench.suite.results import CellResult, Results
 
 __all__ = [
@@ -28,7 +29,9 @@ __all__ = [
 
 
 #: Retention figures against the same seed's baseline: name -> (metric, how, label).
-#: ``ratio`` is value / baseline, ``inverse`` is baseline / value (a speed-up).
+#: ``ratio`` is value / baseline, ``inverse`` is baseline / value (a speed-up). The speed-up is the speed
+#: stage's interleaved ratio (its first runtime) where the run has a ``speed:`` section, else the ratio of
+#: the separately timed ``latency_ms`` figures.
 RETENTION: dict[str, tuple[str, str, str]] = {
     "map50_kept": ("map50", "ratio", "mAP50 kept %"),
     "map50_95_kept": ("map50_95", "ratio", "mAP50-95 kept %"),
@@ -209,15 +212,20 @@ def summarize(results: Results) -> list[Row]:
         row = Row(model=model, pruner=pruner, level=level, cells=cells)
         row.values = {m: Stat.of(c.metrics.get(m) for c in done) for m in columns}
         rows.append(row)
+    speed = speedup_rows(results)
     for row in rows:
-        row.retention = _retention(results, row, rows)
+        row.retention = _retention(results, row, rows, speed)
     return rows
 
 
-def _retention(results: Results, row: Row, rows: Sequence[Row]) -> dict[str, Stat]:
+def _retention(results: Results, row: Row, rows: Sequence[Row],
+               speed: dict[str, dict[str, Any]]) -> dict[str, Stat]:
     base_row = next((r for r in rows if r.model == row.model and r.is_baseline), None)
     out: dict[str, Stat] = {}
     for name, (metric, how, _label) in RETENTION.items():
+        if name == "speedup" and speed:  # interleaved in one process: never two absolute times taken apart
+            out[name] = Stat.of(speed[c.key]["speedup"] if c.key in speed else None for c in row.done)
+            continue
         ratios: list[float | None] = []
         for c in row.done:
             base = results.baseline(row.model, c.seed)

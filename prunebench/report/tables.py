@@ -19,7 +19,7 @@ from prunebench.report.summary import (
     model_rows,
     summarize,
 )
-from prunebench.report.uncertainty import Comparison, Statistics, compute_statistics, number_format
+from prunebench.report.uncertainty import Comparison, Statistics, compute_statistics, number_format, speedup_rows
 from prunebench.suite.results import Results
 
 __all__ = [
@@ -136,7 +136,8 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
                 cells.append(f"{len(r.done)}/{len(r.cells)}")
             cells += [format_stat(r.values.get(m), infos[m]["fmt"]) + _interval(stats, r, m, infos[m]["fmt"])
                       for m in columns]
-            cells += [format_retention(name, r.retention.get(name)) + _interval(stats, r, name, ".1%")
+            cells += [format_retention(name, r.retention.get(name))
+                      + _interval(stats, r, name, "x" if RETENTION[name][1] == "inverse" else ".1%")
                       for name in RETENTION]
             cells.append(_budget(results, r))
             if has_notes:
@@ -151,10 +152,21 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
         interval_note = ("second line: 95 % interval (" + " or ".join(
             {"seeds": "Student t over seeds", "bootstrap": "image bootstrap, one seed",
              "timing": "interleaved timing"}[s] for s in sorted(sources)) + ")") if sources else "no intervals"
-        data.caption = (f"{stat_note}; {interval_note}; retention against the same seed's baseline; latency: "
-                        f"{latency_setting(results)}; {MISSING} = not measured or failed")
+        data.caption = (f"{stat_note}; {interval_note}; retention against the same seed's baseline; "
+                        f"{_speed_setting(results)}; {MISSING} = not measured or failed")
         tables.append(data)
     return tables
+
+
+def _speed_setting(results: Results) -> str:
+    """Where the speed-up column was measured: the speed stage's first runtime, else the latency metric."""
+    rows = speedup_rows(results)
+    if not rows:
+        return f"latency: {latency_setting(results)}"
+    r = next(iter(rows.values()))
+    return (f"speed-up: {r.get('runtime')} on {r.get('cpu') or r.get('runtime_device') or 'this machine'}, "
+            f"{r.get('threads')} threads, imgsz {r.get('imgsz')}, batch {r.get('batch')}, timed interleaved with "
+            f"the baseline in one process")
 
 
 def _budget(results: Results, row: Row) -> str:
@@ -185,6 +197,8 @@ def _interval(stats: Statistics, row: Row, metric: str, fmt: str) -> str:
         return ""
     if fmt == ".1%":
         return f"\n[{100 * s.low:.1f}, {100 * s.high:.1f}]%"
+    if fmt == "x":  # a speed-up, printed like its point value
+        return f"\n[{s.low:.2f}, {s.high:.2f}]x"
     f = fmt.lstrip(",")
     return f"\n[{s.low:{f}}, {s.high:{f}}]"
 

@@ -124,3 +124,27 @@ def test_best_pruner_evidence_is_best_minus_runner_up(tmp_path: Path) -> None:
     diff, low = (float(x) for x in line.split("random - l1 Δ ")[1].split(",")[0].replace("[", "").split())
     assert diff > 0
     assert low > 0  # the interval was turned round with the difference
+
+
+def test_the_speed_up_column_reads_the_speed_stage_not_latency_taken_apart(tmp_path: Path) -> None:
+    from prunebench.report.tables import model_tables
+
+    maps = {(None, 0.0): [0.9], ("l1", 0.3): [0.8]}
+    res = _results(tmp_path, maps, seeds=1, speed={("l1", 0.3): (1.12, 1.09, 1.15)})
+    rows = res.stages["speed-x"].diagnostics["speed"]
+    rows.insert(0, {"variant": "yolov5n/baseline/0.0/s0", "status": "ok", "speedup": 1.0, "speedup_lo": 1.0,
+                    "speedup_hi": 1.0})
+    for r in rows:
+        r.update(runtime="onnxruntime", threads=2, imgsz=640, batch=1, cpu="AMD EPYC")
+    # latency_ms taken apart says 40 / 34 = 1.18x: the column must not use it
+    row = next(r for r in summarize(res) if r.pruner == "l1")
+    assert row.retention["speedup"].mean == pytest.approx(1.12)
+    table = model_tables(res)[0]
+    col = table.headers.index("Speed-up x")
+    assert table.rows[1][col] == "1.12x\n[1.09, 1.15]x"
+    assert table.rows[0][col].startswith("1.00x")
+    assert "speed-up: onnxruntime on AMD EPYC, 2 threads, imgsz 640" in table.caption
+    # without a speed stage the separately timed latency ratio remains (no interval)
+    plain = model_tables(_results(tmp_path, maps, seeds=1))[0]
+    assert plain.rows[1][col] == f"{40 / (40 * (1 - 0.3 / 2)):.2f}x"
+    assert "latency:" in plain.caption
