@@ -255,14 +255,20 @@ def _candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (detection, gt) pairs of the same block with IoU >= thr (gts sorted by block).
 
-    IoU is maskApi's bbIou, operation for operation: ``w = min(dx+dw, gx+gw) - max(dx, gx)`` (likewise
-    ``h``), zero unless both are positive, ``inter / (da + ga - inter)`` or ``inter / da`` for crowds.
-    Pairs whose boxes do not overlap horizontally are dropped before the rest is computed.
+    IoU is maskApi's bbIou, operation for operation: ``w = fmin(dx+dw, gx+gw) - fmax(dx, gx)`` (likewise
+    ``h``), zero when ``w <= 0`` or ``h <= 0``, ``inter / (da + ga - inter)`` or ``inter / da`` for crowds.
+    Pairs whose boxes do not overlap horizontally are dropped before the rest is computed. With NaN or
+    infinite values, C's fmin/fmax ignore a NaN argument and a NaN width passes ``w <= 0``, so pairs with a
+    NaN IoU are kept (``not iou < thr``): pycocotools' matching treats a NaN IoU as a match.
     """
     dx, dy, dw, dh = (np.ascontiguousarray(c) for c in d_box.T)
     gx, gy, gw, gh = (np.ascontiguousarray(c) for c in g_box.T)
-    dx2, dy2, da = dw + dx, dh + dy, dw * dh
-    gx2, gy2, ga = gw + gx, gh + gy, gw * gh
+    with np.errstate(invalid="ignore", over="ignore"):
+        dx2, dy2, da = dw + dx, dh + dy, dw * dh
+        gx2, gy2, ga = gw + gx, gh + gy, gw * gh
+    # np.minimum/np.maximum are C's fmin/fmax when no value is NaN (the hot path); fmin/fmax otherwise
+    exotic = not all(np.isfinite(v).all() for v in (dx, dy, dx2, dy2, da, gx, gy, gx2, gy2, ga))
+    vmin, vmax = (np.fmin, np.fmax) if exotic else (np.minimum, np.maximum)
     gs = np.searchsorted(g_blk, d_blk, "left")
     counts = np.searchsorted(g_blk, d_blk, "right") - gs
     ends = np.cumsum(counts)
@@ -276,16 +282,19 @@ def _candidate_pairs(
         if total:
             pd = np.repeat(np.arange(lo, hi), c)
             pg = np.arange(total) + np.repeat(gs[lo:hi] - (np.cumsum(c) - c), c)
-            w = np.minimum(dx2[pd], gx2[pg]) - np.maximum(dx[pd], gx[pg])
-            ok = w > 0
+            with np.errstate(invalid="ignore", over="ignore"):
+                w = vmin(dx2[pd], gx2[pg]) - vmax(dx[pd], gx[pg])
+            ok = ~(w <= 0) if exotic else w > 0  # a NaN width is not <= 0 in C either
             pd, pg, w = pd[ok], pg[ok], w[ok]
-            h = np.minimum(dy2[pd], gy2[pg]) - np.maximum(dy[pd], gy[pg])
-            ok = h > 0
+            with np.errstate(invalid="ignore", over="ignore"):
+                h = vmin(dy2[pd], gy2[pg]) - vmax(dy[pd], gy[pg])
+            ok = ~(h <= 0) if exotic else h > 0
             pd, pg, w, h = pd[ok], pg[ok], w[ok], h[ok]
-            inter = w * h
             dap = da[pd]
-            iou = inter / np.where(g_crowd[pg], dap, dap + ga[pg] - inter)
-            ok = iou >= thr
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+                inter = w * h
+                iou = inter / np.where(g_crowd[pg], dap, dap + ga[pg] - inter)
+            ok = ~(iou < thr)  # NaN IoUs are kept (see above)
             out_d.append(pd[ok])
             out_g.append(pg[ok])
             out_iou.append(iou[ok])
@@ -435,7 +444,8 @@ def _sorted_dets(dt_img: np.ndarray, dt_cat: np.ndarray, dt_boxes: np.ndarray, d
     boxes = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(dt_scores, dtype=np.float64)
     blk_all = np.asarray(dt_cat, np.int64) * n_img + np.asarray(dt_img, np.int64)
-    # one dense rank of the scores (descending) serves both sorts (here and in _accumulate) as an integer key
+    # one dense rank of the scores (descending) serves both sorts (here and in _accumulate) as an integer key;
+    # np.unique puts all NaNs in one last group: below every score, ties in file order, as numpy's mergesort
     _, s_rank = np.unique(-scores, return_inverse=True)
     n_s = int(s_rank.max()) + 1 if len(s_rank) else 1
     order = np.argsort(blk_all * n_s + s_rank, kind="stable")  # stable: file order breaks ties
@@ -445,7 +455,8 @@ def _sorted_dets(dt_img: np.ndarray, dt_cat: np.ndarray, dt_boxes: np.ndarray, d
     order, blk, rank = order[keep], blk[keep], rank[keep]
     box = boxes[order]
     catk = blk // n_img if n_img else blk
-    area = box[:, 2] * box[:, 3]
+    with np.errstate(invalid="ignore", over="ignore"):
+        area = box[:, 2] * box[:, 3]  # NaN (from NaN or inf·0) is in every area range, as in pycocotools
     return _Dets(blk=blk, rank=rank, box=box, score=scores[order], srank=s_rank[order], n_s=n_s, catk=catk,
                  imgk=blk - catk * n_img, out=(area[:, None] < _AREA_LO) | (area[:, None] > _AREA_HI))
 
@@ -455,7 +466,14 @@ def _match_all(d: _Dets, g: _Gts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     per column and candidate [C, n_candidates], -1 = unmatched)."""
     n_d = len(d.blk)
     pd, pg, piou = _candidate_pairs(d.blk, d.box, g.blk, g.box, g.crowd, float(min(IOU_THRESHOLDS[0], 1 - 1e-10)))
-    cand = np.zeros(n_d, dtype=bool)
+    nan_pair = np.isnan(piou)
+    nan_blocks = np.unique(d.blk[pd[nan_pair]]) if nan_pair.any() else None
+    in_nan = np.zeros(n_d, dtype=bool)
+    if nan_blocks is not None:  # blocks with a NaN IoU are matched by the exact scan; every det takes part
+        in_nan = np.isin(d.blk, nan_blocks)
+        keep = ~in_nan[pd]
+        pd, pg, piou = pd[keep], pg[keep], piou[keep]
+    cand = in_nan.copy()
     cand[pd] = True
     cand_idx = np.flatnonzero(cand)
     d_cand_rank = np.zeros(n_d, dtype=np.int64)
@@ -464,7 +482,59 @@ def _match_all(d: _Dets, g: _Gts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cand_pos = np.zeros(n_d, dtype=np.int64)
     cand_pos[cand_idx] = np.arange(len(cand_idx))
     mc = _match(cand_pos[pd], pg, piou, d_cand_rank[cand_idx], g.local, g.crowd, g.ign, len(cand_idx), len(g.blk))
+    if nan_blocks is not None:
+        _match_nan_blocks(mc, nan_blocks, d, g, cand_pos)
     return cand, cand_pos, mc
+
+
+def _block_ious(d_box: np.ndarray, g_box: np.ndarray, g_crowd: np.ndarray) -> np.ndarray:
+    """The full IoU matrix [D, G] of one block, as maskApi's bbIou computes it (NaN and inf included)."""
+    dx, dy, dw, dh = (d_box[:, i, None] for i in range(4))
+    gx, gy, gw, gh = (g_box[None, :, i] for i in range(4))
+    with np.errstate(all="ignore"):
+        w = np.fmin(dw + dx, gw + gx) - np.fmax(dx, gx)
+        h = np.fmin(dh + dy, gh + gy) - np.fmax(dy, gy)
+        inter = w * h
+        da = dw * dh
+        iou = inter / np.where(g_crowd[None, :], da, da + gw * gh - inter)
+    return np.where((w <= 0) | (h <= 0), 0.0, iou)
+
+
+def _match_nan_blocks(mc: np.ndarray, blocks: np.ndarray, d: _Dets, g: _Gts, cand_pos: np.ndarray) -> None:
+    """Match the detections of blocks where some IoU is NaN with pycocotools' own loop (evaluateImg).
+
+    A NaN IoU is never ``< iou``, so it wins, and after it the running best is NaN, so the next free gt
+    wins whatever its IoU: no vectorised rule reproduces that, so these (rare) blocks are scanned one
+    detection and gt at a time, with gts in pycocotools' order (regular first, file order) per area range.
+    """
+    d_lo, d_hi = np.searchsorted(d.blk, blocks, "left"), np.searchsorted(d.blk, blocks, "right")
+    g_lo, g_hi = np.searchsorted(g.blk, blocks, "left"), np.searchsorted(g.blk, blocks, "right")
+    thrs = np.minimum(IOU_THRESHOLDS, 1 - 1e-10).tolist()
+    for dl, dh, gl, gh in zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist(), strict=True):
+        ious = _block_ious(d.box[dl:dh], g.box[gl:gh], g.crowd[gl:gh])
+        crowd = g.crowd[gl:gh].tolist()
+        cpos = cand_pos[dl:dh]
+        for a in range(_A):
+            ign = g.ign[gl:gh, a]
+            order = np.argsort(ign, kind="stable").tolist()  # regular gts first (pycocotools' mergesort)
+            rows = ious[:, order].tolist()
+            ig = ign[order].tolist()
+            for t, thr in enumerate(thrs):
+                taken = [False] * len(order)
+                col = mc[a * _T + t]
+                for di, row in enumerate(rows):
+                    best, m = thr, -1
+                    for j, v in enumerate(row):
+                        if taken[j] and not crowd[order[j]]:
+                            continue
+                        if m > -1 and not ig[m] and ig[j]:
+                            break
+                        if v < best:
+                            continue
+                        best, m = v, j
+                    if m > -1:
+                        taken[m] = True
+                        col[cpos[di]] = gl + order[m]
 
 
 def _accumulate(d: _Dets, g: _Gts, cand: np.ndarray, cand_pos: np.ndarray, mc: np.ndarray, n_cat: int,

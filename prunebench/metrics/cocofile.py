@@ -1,23 +1,28 @@
 """Loading and validating COCO ground-truth and results files: what pycocotools accepts, every problem at once.
 
 A results file is accepted whenever pycocotools' ``COCO.loadRes`` + ``COCOeval`` would evaluate it: boxes
-may start at negative x or y (detectors emit them), widths and heights may be any finite numbers, scores
-any finite numbers, and detections of categories the ground truth does not list are ignored. Values that
-are legal but odd (negative widths or scores, unknown categories, no detections at all) give warnings.
-Refused, with every problem listed: a file that is not a JSON list of objects, a missing key, a value of
-the wrong type, a bbox without 4 numbers, NaN or infinite values (pycocotools' numbers for them depend on
-how NaN compares), and image ids the ground truth does not list (pycocotools refuses those too). A ground
-truth with duplicate image, category or annotation ids is refused (pycocotools would silently keep one).
+may start at negative x or y (detectors emit them), widths, heights and scores may be any numbers,
+NaN and infinite ones included (JSON's ``NaN``/``Infinity`` tokens, which Python's json reads, or a number
+too large for a double such as ``1e400``), and detections of categories the ground truth does not list
+(or whose category id is not an integer, e.g. NaN) are ignored. Values that are legal but odd (negative
+widths or scores, NaN or infinite values, unknown categories, no detections at all) give warnings naming
+the count and the first indices; the evaluator reproduces pycocotools' numbers for them
+(:mod:`prunebench.metrics.coco`). Refused, with every problem listed: a file that is not a JSON list of
+objects, a missing key, a value of the wrong type, a bbox without 4 numbers, an integer beyond a double's
+range, and image ids the ground truth does not list or that are not integers (pycocotools refuses those
+too). A ground truth with duplicate image, category or annotation ids is refused (pycocotools would
+silently keep one).
 
 Files are parsed with orjson and checked column by column with numpy, so a 5,000-image file with 250,000
-detections is read, checked and turned into arrays in a fraction of a second.
+detections is read, checked and turned into arrays in a fraction of a second. orjson refuses the NaN and
+Infinity tokens; such a file is parsed again by the standard json module.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -36,6 +41,8 @@ _GT_HINT = ("A COCO ground-truth file is an object with 'images' [{'id'}], 'cate
 _DT_HINT = ("A COCO results file is a list of {'image_id', 'category_id', 'bbox': [x, y, w, h], 'score'} "
             "objects, one per detection.")
 _BOX_ALLOWED = "a list of 4 finite numbers [x, y, width, height]"
+_DT_BOX_ALLOWED = "a list of 4 numbers [x, y, width, height]"
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 #: problems listed per file (the rest are counted)
 MAX_LISTED = 20
 _EXACT_INT = 2**53  # ids above this do not survive a float64 round trip
@@ -173,6 +180,20 @@ def _box_problem(box: Any) -> str | None:
     return None
 
 
+def _too_big(v: Any) -> bool:
+    """An integer a double cannot hold (pycocotools' float conversion fails on it)."""
+    return type(v) is int and abs(v) > _FLOAT_MAX
+
+
+def _dt_box_problem(box: Any) -> str | None:
+    """A results bbox: 4 numbers, NaN and infinities allowed (pycocotools evaluates them)."""
+    if not isinstance(box, list) or len(box) != 4 or not all(_is_num(v) for v in box):
+        return f"got {_short(box)}; expected {_DT_BOX_ALLOWED}"
+    if any(_too_big(v) for v in box):
+        return f"an integer too large for a double: got {_short(box)}; expected {_DT_BOX_ALLOWED}"
+    return None
+
+
 def _gt_fast_ok(gt: dict[str, Any]) -> int | None:
     """The number of annotation boxes with a negative width or height when the ground truth is well formed
     (checked column by column), else None ('look record by record')."""
@@ -305,14 +326,33 @@ def _int_column(values: list[Any]) -> np.ndarray | None:
         except OverflowError:
             return None
     if kinds <= {int, float}:
-        col = np.fromiter(values, dtype=np.float64, count=len(values))
-        if np.all(np.isfinite(col)) and np.all(col == np.round(col)) and np.all(np.abs(col) < _EXACT_INT):
-            return col.astype(np.int64)
+        try:
+            col = np.fromiter(values, dtype=np.float64, count=len(values))
+        except OverflowError:
+            return None
+        with np.errstate(invalid="ignore"):
+            if np.all(np.isfinite(col)) and np.all(col == np.round(col)) and np.all(np.abs(col) < _EXACT_INT):
+                return col.astype(np.int64)
     return None
 
 
-def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """The four columns when every record is well typed (checked type by type, not record by record)."""
+def _category_column(values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Category ids as int64 and a mask of those that are numbers but no integer id (NaN, infinite, 1.5):
+    pycocotools looks them up in the category list, finds nothing and ignores the detection."""
+    col = _int_column(values)
+    if col is not None:
+        return col, np.zeros(len(values), dtype=bool)
+    if set(map(type, values)) - {int, float}:
+        return None
+    as_float = np.array([float(v) if not _too_big(v) else math.inf for v in values], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(as_float) & (as_float == np.round(as_float)) & (np.abs(as_float) < _EXACT_INT)
+    return np.where(ok, as_float, 0).astype(np.int64), ~ok
+
+
+def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The four columns (and the mask of non-integer category ids) when every record is well typed
+    (checked type by type, not record by record)."""
     if set(map(type, dets)) - {dict}:
         return None
     try:
@@ -327,11 +367,15 @@ def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         return None
     if set(map(type, chain.from_iterable(boxes))) - {int, float} or set(map(type, scores)) - {int, float}:
         return None
-    img_a, cat_a = _int_column(img), _int_column(cat)
-    if img_a is None or cat_a is None:
+    img_a, cat_m = _int_column(img), _category_column(cat)
+    if img_a is None or cat_m is None:
         return None
-    box_a = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * n).reshape(n, 4)
-    return img_a, cat_a, box_a, np.fromiter(scores, dtype=np.float64, count=n)
+    try:  # an integer beyond a double's range does not convert: the record pass names it
+        box_a = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * n).reshape(n, 4)
+        score_a = np.fromiter(scores, dtype=np.float64, count=n)
+    except OverflowError:
+        return None
+    return img_a, cat_m[0], box_a, score_a, cat_m[1]
 
 
 def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
@@ -343,29 +387,32 @@ def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
         missing = [k for k in ("image_id", "category_id", "bbox", "score") if k not in d]
         for k in missing:
             p.add(f"[{i}]: missing key '{k}'; the object has keys {sorted(d)}.")
-        for key, what in (("image_id", "image"), ("category_id", "category")):
-            v = d.get(key)
-            if key in d and not (_is_num(v) and math.isfinite(v) and v == round(v)):
-                p.add(f"[{i}].{key}: bad '{key}': got {_short(v)}; expected an integer {what} id.")
-            elif key == "image_id" and key in d and v not in img_ids:
-                p.add(f"[{i}].image_id: unknown image id: got {_short(v)}; expected an id listed in the ground "
-                      f"truth's 'images' (pycocotools refuses such results too).")
+        v = d.get("image_id")
+        if "image_id" in d and not (_is_num(v) and math.isfinite(v) and v == round(v)):
+            p.add(f"[{i}].image_id: bad 'image_id': got {_short(v)}; expected an integer image id.")
+        elif "image_id" in d and v not in img_ids:
+            p.add(f"[{i}].image_id: unknown image id: got {_short(v)}; expected an id listed in the ground "
+                  f"truth's 'images' (pycocotools refuses such results too).")
+        v = d.get("category_id")
+        if "category_id" in d and not _is_num(v):  # a number that is no category id is ignored (warned)
+            p.add(f"[{i}].category_id: bad 'category_id': got {_short(v)}; expected an integer category id.")
         if "bbox" in d:
-            why = _box_problem(d["bbox"])
+            why = _dt_box_problem(d["bbox"])
             if why:
                 p.add(f"[{i}].bbox: {why}.")
-        if "score" in d and not (_is_num(d["score"]) and math.isfinite(d["score"])):
-            p.add(f"[{i}].score: got {_short(d['score'])}; expected a finite number.")
-
-
-def _listed(where: Iterable[int], values: Sequence[Any], what: str) -> list[str]:
-    return [f"[{i}].{what}: got {_short(values[i])}" for i in where]
+        v = d.get("score")
+        if "score" in d and not _is_num(v):
+            p.add(f"[{i}].score: got {_short(v)}; expected a number.")
+        elif "score" in d and _too_big(v):
+            p.add(f"[{i}].score: an integer too large for a double: got {_short(v)}; expected a number.")
 
 
 def read_results(dets: Any, img_ids: np.ndarray, cat_ids: np.ndarray, name: str = "detections.json") -> CocoResults:
     """A parsed results file as :class:`CocoResults`, checked against the ground truth's (sorted) ids.
 
-    Raises one :class:`UsageError` listing every problem; legal but odd values become warnings.
+    Raises one :class:`UsageError` listing every problem; legal but odd values become warnings. A
+    detection whose category id is a number but no integer (NaN, 1.5) gets an id absent from ``cat_ids``:
+    it is ignored, as pycocotools ignores it.
     """
     if isinstance(dets, dict) and "annotations" in dets:
         raise UsageError(f"{name}: the top level is an object with 'annotations'; a results file is a plain "
@@ -381,45 +428,72 @@ def read_results(dets: Any, img_ids: np.ndarray, cat_ids: np.ndarray, name: str 
         cols = _columns(dets)  # pragma: no cover - the slow pass finds what the fast one refused
         if cols is None:
             raise UsageError(f"{name}: not a COCO results file.", hint=_DT_HINT)
-    img, cat, boxes, scores = cols
-    bad_box = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
-    for i in bad_box[:MAX_LISTED].tolist():
-        p.add(f"[{i}].bbox: NaN or infinite value: got {_short(dets[i]['bbox'])}; expected {_BOX_ALLOWED}.")
-    p.count += max(0, len(bad_box) - MAX_LISTED)
-    bad_score = np.flatnonzero(~np.isfinite(scores))
-    for i in bad_score[:MAX_LISTED].tolist():
-        p.add(f"[{i}].score: NaN or infinite: got {_short(dets[i]['score'])}; expected a finite number.")
-    p.count += max(0, len(bad_score) - MAX_LISTED)
+    img, cat, boxes, scores, odd_cat = cols
     unknown_img = np.flatnonzero(~np.isin(img, img_ids))
     for i in unknown_img[:MAX_LISTED].tolist():
         p.add(f"[{i}].image_id: unknown image id: got {_short(dets[i]['image_id'])}; expected an id listed in "
               f"the ground truth's 'images' (pycocotools refuses such results too).")
     p.count += max(0, len(unknown_img) - MAX_LISTED)
     p.raise_if_any()
+    if odd_cat.any():
+        cat = np.where(odd_cat, _absent_id(cat_ids), cat)
     res = CocoResults(img, cat, boxes, scores)
-    _warn(res, name, cat_ids)
+    _warn(res, name, cat_ids, odd_cat, dets)
     return res
 
 
-def _warn(res: CocoResults, name: str, cat_ids: np.ndarray) -> None:
+def _absent_id(ids: np.ndarray) -> int:
+    """An int64 that is not in the sorted ``ids``."""
+    info = np.iinfo(np.int64)
+    if len(ids) == 0 or ids[0] > info.min:
+        return int(info.min)
+    if ids[-1] < info.max:
+        return int(info.max)
+    gap = int(np.flatnonzero(np.diff(ids) > 1)[0])  # a sorted, unique, full-range array has a gap
+    return int(ids[gap]) + 1
+
+
+def _examples(mask: np.ndarray, values: Callable[[int], Any] | None = None, limit: int = 3) -> str:
+    where = np.flatnonzero(mask)[:limit].tolist()
+    return ", ".join(f"[{i}]" + (f" {_short(values(i), 60)}" if values else "") for i in where)
+
+
+def _warn(res: CocoResults, name: str, cat_ids: np.ndarray, odd_cat: np.ndarray, dets: list[Any]) -> None:
     n = len(res)
     if n == 0:
         res.warnings.append(f"{name}: no detections; every AP and AR is 0.")
         return
+    finite_box = np.isfinite(res.boxes)
+    finite_score = np.isfinite(res.scores)
+    s = res.scores
     checks: list[tuple[np.ndarray, Callable[[int, str], str]]] = [
-        (~np.isin(res.category_id, cat_ids), lambda k, ex: (
+        (odd_cat, lambda k, ex: (
+            f"{k} detection{'s have' if k > 1 else ' has'} a category_id that is not an integer ({ex}); "
+            f"{'they are' if k > 1 else 'it is'} ignored, as pycocotools does.")),
+        (~odd_cat & ~np.isin(res.category_id, cat_ids), lambda k, ex: (
             f"{k} detection{'s' if k > 1 else ''} of categories the ground truth does not list ({ex}) "
             f"{'are' if k > 1 else 'is'} ignored, as pycocotools does.")),
-        ((res.boxes[:, 2] < 0) | (res.boxes[:, 3] < 0), lambda k, ex: (
-            f"{k} box{'es have' if k > 1 else ' has'} a negative width or height (e.g. {ex}); evaluated as "
+        (~finite_box.all(axis=1), lambda k, ex: (
+            f"{k} detection{'s have' if k > 1 else ' has'} a NaN or infinite bbox value ({ex}); evaluated as "
+            f"pycocotools does (its IoU ignores a NaN x or y, a NaN width or height gives a NaN IoU, which "
+            f"matches): check the detector's output.")),
+        (np.isnan(s), lambda k, ex: (
+            f"{k} NaN score{'s' if k > 1 else ''} ({ex}); ranked below every other score, in file order, as "
+            f"pycocotools' sort does.")),
+        (np.isinf(s), lambda k, ex: (
+            f"{k} infinite score{'s' if k > 1 else ''} ({ex}); ranked first (+Infinity) or after every finite "
+            f"score (-Infinity), as pycocotools does.")),
+        (finite_box.all(axis=1) & ((res.boxes[:, 2] < 0) | (res.boxes[:, 3] < 0)), lambda k, ex: (
+            f"{k} box{'es have' if k > 1 else ' has'} a negative width or height ({ex}); evaluated as "
             f"written, as pycocotools does: check that boxes are [x, y, width, height].")),
-        (res.scores < 0, lambda k, ex: f"{k} negative score{'s' if k > 1 else ''} (e.g. {ex}); ranked as written."),
+        (finite_score & (s < 0), lambda k, ex: f"{k} negative score{'s' if k > 1 else ''} ({ex}); ranked as written."),
     ]
-    for mask, text in checks:
+    shown = {2: lambda i: dets[i]["bbox"], 3: lambda i: dets[i]["score"], 4: lambda i: dets[i]["score"],
+             0: lambda i: dets[i]["category_id"]}
+    for c, (mask, text) in enumerate(checks):
         k = int(mask.sum())
         if k:
-            where = np.flatnonzero(mask)[:3].tolist()
-            res.warnings.append(f"{name}: " + text(k, ", ".join(f"[{i}]" for i in where)))
+            res.warnings.append(f"{name}: " + text(k, ("e.g. " if k > 3 else "") + _examples(mask, shown.get(c))))
 
 
 def validate_detections(dets: Any, gt: dict[str, Any], name: str = "detections.json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,9 @@ NAN = float("nan")
 @pytest.mark.parametrize(
     ("dets", "needles"),
     [
-        (_bad_det(4, bbox=[NAN, 2.0, 3.0, 4.0]), ["detections.json: [4].bbox", "NaN"]),
+        (_bad_det(4, bbox=[1.0, 2.0, 10**400, 4.0]), ["detections.json: [4].bbox", "too large for a double"]),
         (_bad_det(5, bbox=[1.0, 2.0, 3.0]), ["detections.json: [5].bbox", "[1.0, 2.0, 3.0]", "4"]),
-        (_bad_det(6, score=NAN), ["detections.json: [6].score", "NaN", "finite"]),
+        (_bad_det(6, score=True), ["detections.json: [6].score", "true", "expected a number"]),
         (_bad_det(8, score="high"), ["detections.json: [8].score", '"high"', "number"]),
         (_bad_det(9, image_id=99), ["detections.json: [9].image_id", "unknown image id", "99"]),
         (_bad_det(11, score=KeyError), ["detections.json: [11]", "missing key 'score'"]),
@@ -77,8 +78,8 @@ NAN = float("nan")
         ({"annotations": []}, ["detections.json", "plain list"]),
         ([1, 2], ["detections.json: [0] must be an object", "an integer"]),
     ],
-    ids=["nan-box", "short-box", "nan-score", "str-score", "unknown-image", "missing-score", "str-image", "object",
-         "not-objects"],
+    ids=["huge-int-box", "short-box", "bool-score", "str-score", "unknown-image", "missing-score", "str-image",
+         "object", "not-objects"],
 )
 def test_bad_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str], dets: Any, needles: list[str]) -> None:
     gt, _ = _base()
@@ -97,8 +98,14 @@ def test_bad_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str], dets
         (_bad_det(7, score=-0.5), ["1 negative score", "[7]"]),
         (_bad_det(10, category_id=4), ["1 detection of categories the ground truth does not list", "[10]",
                                        "ignored, as pycocotools does"]),
+        (_bad_det(4, bbox=[NAN, 2.0, 3.0, 4.0]), ["1 detection has a NaN or infinite bbox value", "[4]", "NaN"]),
+        (_bad_det(6, score=NAN), ["1 NaN score", "[6]", "ranked below every other score"]),
+        (_bad_det(6, score=-math.inf), ["1 infinite score", "[6] -Infinity"]),
+        (_bad_det(3, category_id=NAN), ["1 detection has a category_id that is not an integer", "[3] NaN",
+                                        "ignored, as pycocotools does"]),
     ],
-    ids=["negative-width", "negative-score", "unknown-category"],
+    ids=["negative-width", "negative-score", "unknown-category", "nan-box", "nan-score", "inf-score",
+         "nan-category"],
 )
 def test_odd_but_legal_detections_are_evaluated_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                dets: Any, needles: list[str]) -> None:
