@@ -74,5 +74,5 @@ def test_options_bounds_and_defaults() -> None:
     assert resolve_round_to("auto", "cuda:0") == 8
     assert resolve_round_to(1, "cpu") is None
     assert resolve_round_to(16, "cpu") == 16
-    assert round_min_channels("auto", "cuda:0") == 32
+    assert round_min_channels("auto", "cuda:0") == 8  # groups under one block keep exact counts
     assert round_min_channels(8, "cpu") == 0  # an explicit multiple rounds every group
