@@ -14,7 +14,6 @@ from prunebench.pruning.options import cpu_block
 from prunebench.speed.round_choice import CANDIDATES, MARGIN, pick_multiple
 
 
-
 def test_the_prior_stands_unless_a_candidate_is_clearly_better() -> None:
     def rows(**eff: float) -> dict[str, dict[str, float]]:
         return {k.lstrip("m"): {"efficiency": v} for k, v in eff.items()}
