@@ -1,8 +1,10 @@
 """Checks of a valid spec against this machine and its files, before any compute (``validate`` and ``run``).
 
 What a spec's schema cannot know: whether its ``device`` exists here, whether each model's ``weights`` load
-and fit the dataset's classes, whether a hyper-parameter belongs to the model family, whether the dataset
-is usable, and whether the run folder can be one. Every problem is reported at once, with its line.
+and fit the dataset's classes, whether a hyper-parameter belongs to
+the model family, whether the dataset is usable, whether a matched-cost level (``target: params`` or
+``flops``) can be reached in its scope, whether the spec has any cell, and whether the run folder can be one.
+Every problem is reported at once, with its line.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def preflight(spec: Spec, catalogue: Catalogue) -> None:
     why = device_problem(spec.device)
     if why:
         problems.append(problem(("device",), why))
+    if not spec.baseline and not spec.pruners:
+        problems.append(problem(("baseline",), "baseline: false and no pruners: the spec has no cell to run; add a "
+                                               "pruner under `pruners:` or leave `baseline:` out (true)"))
     nc: int | None = None
     ds = spec.dataset
     try:
@@ -91,23 +96,71 @@ def preflight(spec: Spec, catalogue: Catalogue) -> None:
                     budget, "hyp", key)
                 problems.append(problem(loc, f"{key!r} is not a hyper-parameter of {entry.name} (it has: "
                                              f"{', '.join(sorted(known))})"))
+        model: Any = None
         if entry.weights is not None and Path(entry.weights).is_file():
-            problems += _weights_problems(family, entry, nc, problem, ("models", i, "weights"))
+            found, model = _weights_problems(family, entry, nc, problem, ("models", i, "weights"))
+            if found:
+                problems += found
+                continue
+        problems += _reach_problems(spec, catalogue, i, family, model, nc, problem)
     if problems:
         problems.sort(key=lambda q: (q.line or 0))
         raise SpecError(problems, hint="`prunebench validate SPEC` checks all of this before any compute.")
 
 
-def _weights_problems(family: Any, entry: Any, nc: int | None, problem: Any, loc: tuple[Any, ...]) -> list[Any]:
+def _weights_problems(family: Any, entry: Any, nc: int | None, problem: Any,
+                      loc: tuple[Any, ...]) -> tuple[list[Any], Any]:
+    """The problems of a model's ``weights`` (none when they load and fit), and the loaded model."""
+    name = str(entry.weights)
     try:
         model = family.build(nc=nc or 80, weights=entry.weights)
     except UsageError as exc:
-        return [problem(loc, exc.message)]
+        message = exc.message if name in exc.message else f"{name!r}: {exc.message}"
+        return [problem(loc, message)], None
     except Exception as exc:  # a truncated or foreign file: whatever the loader raised
-        return [problem(loc, f"{str(entry.weights)!r} is not a loadable {entry.name} checkpoint "
-                             f"({type(exc).__name__}: {exc})")]
+        return [problem(loc, f"{name!r} is not a loadable {entry.name} checkpoint "
+                             f"({type(exc).__name__}: {exc})")], None
     got = _model_nc(model)
     if nc is not None and got is not None and got != nc:
         return [problem(loc, f"the weights have {got} classes but the dataset has {nc}; give the model "
-                             f"`options: {{transfer: true}}` to start from them with a new {nc}-class head")]
-    return []
+                             f"`options: {{transfer: true}}` to start from them with a new {nc}-class head")], None
+    return [], model
+
+
+def _reach_problems(spec: Spec, catalogue: Catalogue, i: int, family: Any, model: Any, nc: int | None,
+                    problem: Any) -> list[Any]:
+    """Levels of a matched-cost pruner (``target: params`` or ``flops``) that model ``i`` cannot reach.
+
+    The most a scope can remove depends only on the architecture and the pruner's scope, guards and rounding,
+    so it is found by pruning a copy of the model once at the highest level (with the l1 criterion: every
+    criterion has the same reach; ``round_to: auto`` counted as no rounding, the most it could reach).
+    """
+    import copy
+
+    from prunebench.contracts import PruneContext
+    from prunebench.pruning.options import PrunerOptions
+    from prunebench.pruning.removal import prune_model
+
+    found = []
+    for j, entry in enumerate(spec.pruners):
+        try:
+            options = entry.instantiate(catalogue.pruners.get(entry.name)).options  # type: ignore[attr-defined]
+        except (UsageError, AttributeError):
+            continue
+        if not isinstance(options, PrunerOptions) or options.target not in ("params", "flops"):
+            continue
+        shared = PrunerOptions.model_validate({k: getattr(options, k) for k in PrunerOptions.model_fields})
+        if shared.round_to == "auto":
+            shared = shared.model_copy(update={"round_to": None})
+        level = max(entry.levels)
+        try:
+            base = copy.deepcopy(model) if model is not None else family.build(nc=nc or 80)
+            ctx = PruneContext(family=family, example_inputs=family.example_inputs(64), imgsz=64)
+            prune_model(base, level, ctx, shared, criterion="l1", name=entry.name, inplace=True)
+        except UsageError as exc:
+            if "can remove at most" in exc.message:
+                found.append(problem(("pruners", j, "levels", entry.levels.index(level)),
+                                     f"{spec.models[i].key}: {exc.message} {exc.hint or ''}".strip()))
+        except Exception:  # anything else is the prune stage's to report, with its context
+            continue
+    return found
