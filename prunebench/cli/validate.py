@@ -60,12 +60,13 @@ def _stage_status(run_dir: Path, plan: Plan, verify: bool) -> tuple[dict[str, st
 
 def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from prunebench.plugins import get_catalogue
     from prunebench.spec import load_spec, with_device
     from prunebench.suite.plan import build_plan
     from prunebench.suite.preflight import preflight
-    from prunebench.suite.runfolder import check_run_dir_path
+    from prunebench.suite.runfolder import check_run_dir_path, read_only_problem
 
     spec = with_device(load_spec(args.spec), args.device)
     run_dir = args.out if args.out is not None else spec.run_dir
@@ -79,6 +80,9 @@ def handle(args: argparse.Namespace) -> int:
                   f"run folder {run_dir}")
     for problem in problems:  # word for word what `run` will say
         console.print(f"[yellow]artifact changed[/] {problem}")
+    if read_only_problem(run_dir) is not None:  # readable, so validate goes on; `run` would stop here
+        console.print(f"[yellow]warning:[/] the run folder {escape(str(run_dir))} is read-only: `prunebench run` "
+                      "cannot write there (copy it somewhere writable, or give another folder with --out)")
     console.print(_cells_table(plan, status))
     done = sum(1 for k in plan.stages if status.get(k) == "done")
     counts = ", ".join(f"{n} {kind}" for kind, n in plan.counts().items())

@@ -54,13 +54,25 @@ def _parent_problem(path: Path) -> str | None:
 
 
 def check_run_dir_path(run_dir: Path) -> None:
-    """Refuse a run folder that is a file or lies under one (nothing is created)."""
+    """Refuse a run folder that is a file, lies under one, is a broken symbolic link, or cannot be created
+    because the folder it would be created in is read-only (nothing is created)."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"The run folder {str(run_dir)!r} is a file, not a folder.",
                          hint="Give a folder with --out (or the spec's `output:`); it is created if missing.")
+    if run_dir.is_symlink() and not run_dir.exists():
+        raise UsageError(f"The run folder {str(run_dir)!r} is a symbolic link to {os.readlink(run_dir)!r}, "
+                         f"which does not exist.", hint="Create the folder it points to, or give another folder "
+                                                        "with --out (or the spec's `output:`).")
     problem = _parent_problem(run_dir)
     if problem:
         raise UsageError(f"Cannot create the run folder: {problem}.", hint="Give another folder with --out.")
+    if not run_dir.exists():
+        first = next((p for p in run_dir.parents if p.is_dir()), None)
+        blocked = read_only_problem(first) if first is not None else None
+        if first is not None and blocked is not None:
+            raise read_only_error(first, f"cannot create the run folder {str(run_dir)!r} in it", blocked,
+                                  instead="Give a run folder in a writable place with --out (or the spec's "
+                                          "`output:`)")
 
 
 def prepare_run_dir(run_dir: Path) -> None:
