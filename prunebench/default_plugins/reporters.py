@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from prunebench.contracts import PluginOptions, Reporter
 from prunebench.hookspecs import hookimpl
@@ -15,6 +15,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ConsoleReporter", "CsvReporter", "HtmlReporter", "JsonReporter", "MarkdownReporter",
            "PlotsReporter", "register_reporters"]
+
+
+def _inside_run_folder(value: str) -> str:
+    """A reporter writes only inside the run folder: a relative path without ``..`` parts."""
+    path = PurePath(value)
+    if path.is_absolute() or ".." in path.parts or not path.parts or value != value.strip():
+        raise ValueError(f"{value!r} is not a name inside the run folder: reporters write only there; give a "
+                         f"relative path without '..' (e.g. 'results.json' or 'exports/results.json')")
+    return value
+
+
+#: a file or folder name inside the run folder
+InRunFolder = Annotated[str, AfterValidator(_inside_run_folder)]
 
 
 class ConsoleReporter(Reporter):
@@ -45,7 +58,7 @@ class JsonReporter(Reporter):
     description: ClassVar[str] = "results.json: every cell with its metrics and prune record"
 
     class Options(PluginOptions):
-        filename: str = Field("results.json", min_length=1, max_length=255,
+        filename: InRunFolder = Field("results.json", min_length=1, max_length=255,
                               description="file name inside the run folder")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
@@ -61,7 +74,7 @@ class CsvReporter(Reporter):
     description: ClassVar[str] = "results.csv: one row per cell, one column per metric"
 
     class Options(PluginOptions):
-        filename: str = Field("results.csv", min_length=1, max_length=255,
+        filename: InRunFolder = Field("results.csv", min_length=1, max_length=255,
                               description="file name inside the run folder")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
@@ -77,7 +90,7 @@ class PlotsReporter(Reporter):
     description: ClassVar[str] = "PNG plots: curves, losses, metrics vs level, trade-off, size, BN gammas"
 
     class Options(PluginOptions):
-        folder: str = Field("plots", min_length=1, max_length=255, description="folder inside the run folder")
+        folder: InRunFolder = Field("plots", min_length=1, max_length=255, description="folder inside the run folder")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
         from prunebench.report.plots import write_all_plots
@@ -102,7 +115,7 @@ class MarkdownReporter(Reporter):
     description: ClassVar[str] = "report.md with findings, tables, plots, environment and spec"
 
     class Options(PluginOptions):
-        plots: str = Field("plots", min_length=1, max_length=255,
+        plots: InRunFolder = Field("plots", min_length=1, max_length=255,
                            description="folder of the PNG plots inside the run folder (drawn if missing)")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
@@ -120,7 +133,7 @@ class HtmlReporter(Reporter):
     description: ClassVar[str] = "report.html, self-contained (plots embedded as data URIs)"
 
     class Options(PluginOptions):
-        plots: str = Field("plots", min_length=1, max_length=255,
+        plots: InRunFolder = Field("plots", min_length=1, max_length=255,
                            description="folder of the PNG plots inside the run folder (drawn if missing)")
 
     def report(self, results: Any, out_dir: Path, console: Any) -> list[Path]:
