@@ -28,6 +28,10 @@ class UsageError(PrunebenchError):
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return `` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
-    matches = difflib.get_close_matches(str(name), sorted(choices), n=1, cutoff=0.5)
+    """Return `` Did you mean 'x'?`` for the closest of ``choices`` (``mAP`` finds ``map50``), or an empty string."""
+    ordered = sorted(choices)
+    matches = difflib.get_close_matches(str(name), ordered, n=1, cutoff=0.5)
+    if not matches:  # a difference of case only counts as none
+        lowered = {c.lower(): c for c in reversed(ordered)}
+        matches = [lowered[m] for m in difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.5)]
     return f" Did you mean '{matches[0]}'?" if matches else ""
