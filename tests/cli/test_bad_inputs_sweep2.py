@@ -1,0 +1,143 @@
+"""Bad input found by the second sweep (issue 11): one case per class, each failed before its fix.
+
+Every case exits 2 from ``validate`` (so ``run`` is never reached), shows no traceback and names the field
+and the value; compared with whitespace normalised (rich may wrap).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prunebench.cli import main
+from prunebench.testing_tiny import TINY_MODEL
+
+Case = Callable[[Path, Callable[..., Path]], tuple[list[str], list[str]]]
+CASES: dict[str, Case] = {}
+
+
+def case(name: str) -> Callable[[Case], Case]:
+    def add(fn: Case) -> Case:
+        CASES[name] = fn
+        return fn
+    return add
+
+
+def _l1(levels: list[float], **options: Any) -> list[dict[str, Any]]:
+    return [{"name": "l1", "levels": levels, "options": options}]
+
+
+@case("a spec without cells: baseline false and no pruners")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["validate", str(write_spec(baseline=False, pruners=[]))], ["baseline", "no cell to run"]
+
+
+@case("a run folder that is a broken symbolic link")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    (tmp / "link").symlink_to(tmp / "nowhere")
+    return ["validate", str(write_spec(output=str(tmp / "link")))], ["link", "symbolic link", "does not exist"]
+
+
+@case("weights of another family name the file")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    import prunebench as pb
+
+    fam = pb.get_model_family("yolov8n", width_multiple=0.0625)
+    v8 = fam.save(fam.build(nc=1), tmp / "v8.pt")
+    spec = write_spec(models=[{**TINY_MODEL, "weights": str(v8)}])
+    return ["validate", str(spec)], ["models.0.weights", str(v8), "not a YOLOv5"]
+
+
+@case("a matched-cost level the scope cannot reach")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(baseline=False, pruners=_l1([0.3, 0.95], target="params"))
+    return ["validate", str(spec)], ["pruners.0.levels.1", "level 0.95", "can remove at most", "scope 'backbone'"]
+
+
+@case("latency_imgsz that is not a multiple of 32")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(pruners=_l1([0.3], target="latency", latency_imgsz=100))
+    return ["validate", str(spec)], ["pruners.0.options.latency_imgsz", "multiple of 32", "100"]
+
+
+@case("a latency metric imgsz that is not a multiple of 32")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(metrics=["params", {"name": "latency_ms", "options": {"imgsz": 33}}])
+    return ["validate", str(spec)], ["metrics.1.options.imgsz", "multiple of 32", "33"]
+
+
+@case("a reporter file outside the run folder")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(reporters=[{"name": "json", "options": {"filename": "../../escape.json"}}])
+    return ["validate", str(spec)], ["reporters.0.options.filename", "'../../escape.json'", "inside the run folder"]
+
+
+@case("a plots folder given as an absolute path")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(reporters=[{"name": "plots", "options": {"folder": str(tmp / "elsewhere")}}])
+    return ["validate", str(spec)], ["reporters.0.options.folder", str(tmp / "elsewhere"), "inside the run folder"]
+
+
+@case("an unknown name that differs from a known one in case")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["validate", str(write_spec(metrics=["mAP"]))], ["metrics.0", "'mAP'", "Did you mean 'map50'"]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_refused_by_validate(name: str, tmp_path: Path, write_spec: Callable[..., Path],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    argv, needles = CASES[name](tmp_path, write_spec)
+    code = main(argv)
+    out = capsys.readouterr()
+    text = " ".join((out.out + out.err).split())
+    assert code == 2, text
+    assert "Traceback" not in text
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in {text!r}"
+
+
+# ---- a read-only place for the run folder -------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder this process cannot write (chmod; as root a read-only bind mount)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    mount = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], check=False,
+                           capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip("running as root without the right to bind-mount: no way to make a folder read-only")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_validate_refuses_a_run_folder_that_cannot_be_created(read_only_dir: Path, write_spec: Callable[..., Path],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(write_spec(output=str(read_only_dir / "run")))]) == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert str(read_only_dir) in text
+    assert "read-only" in text
+    assert "cannot create the run folder" in text
+
+
+def test_validate_warns_that_run_cannot_write_a_read_only_run_folder(
+        read_only_dir: Path, write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(write_spec(output=str(read_only_dir)))]) == 0  # reading it still works
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"the run folder {read_only_dir} is read-only" in text
+    assert "`prunebench run` cannot write there" in text
