@@ -112,15 +112,16 @@ def run_ray(stages: Sequence[Any], run_stage: StageFunction, on_done: OnDone, *,
     ray = import_ray()
     started_here = False
     if not ray.is_initialized():
-        from prunebench.suite.executors.ray_init import init_kwargs, init_ray
+        from prunebench.suite.executors.ray_init import _AUTH_HINT, check_cluster, init_kwargs, init_ray
 
+        check_cluster(address, node_ip_address)  # fail fast where ray.init would wait (bad address, node, token)
         try:
             init_ray(ray, init_kwargs(address=address, num_cpus=num_cpus, runtime_env=runtime_env,
                                       node_ip_address=node_ip_address))
         except Exception as exc:
             raise UsageError(f"Could not connect to Ray at {address or 'a new local cluster'}: {exc}",
                              hint="Check executor.options.address (e.g. ray://host:10001 or auto), "
-                                  "or leave it out to start a local Ray.") from exc
+                                  "or leave it out to start a local Ray. " + _AUTH_HINT) from exc
         started_here = True
     events: Any = None
     try:
