@@ -4,8 +4,8 @@ A results file is accepted whenever pycocotools' ``COCO.loadRes`` + ``COCOeval``
 may start at negative x or y (detectors emit them), widths, heights and scores may be any numbers,
 NaN and infinite ones included (JSON's ``NaN``/``Infinity`` tokens, which Python's json reads, or a number
 too large for a double such as ``1e400``), and detections of categories the ground truth does not list
-(or whose category id is not an integer, e.g. NaN) are ignored. Values that are legal but odd (negative
-widths or scores, NaN or infinite values, unknown categories, no detections at all) give warnings naming
+(or whose category id is no integer: NaN, 1.5, a string, null) are ignored. Values that are legal but
+odd (negative widths or scores, NaN or infinite values, unknown categories, no detections) give warnings naming
 the count and the first indices; the evaluator reproduces pycocotools' numbers for them
 (:mod:`prunebench.metrics.coco`). Refused, with every problem listed: a file that is not a JSON list of
 objects, a missing key, a value of the wrong type, a bbox without 4 numbers, an integer beyond a double's
@@ -337,17 +337,25 @@ def _int_column(values: list[Any]) -> np.ndarray | None:
 
 
 def _category_column(values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Category ids as int64 and a mask of those that are numbers but no integer id (NaN, infinite, 1.5):
-    pycocotools looks them up in the category list, finds nothing and ignores the detection."""
+    """Category ids as int64 and a mask of those that can match no category: numbers that are no integer
+    (NaN, infinite, 1.5), strings and nulls. pycocotools looks them up in its category list (``in``), finds
+    nothing and ignores the detection; ``true``/``false`` compare equal to 1/0 there and are read so. Lists
+    and objects (pycocotools fails on them: unhashable) give None."""
     col = _int_column(values)
     if col is not None:
         return col, np.zeros(len(values), dtype=bool)
-    if set(map(type, values)) - {int, float}:
+    if set(map(type, values)) - {int, float, bool, str, type(None)}:
         return None
-    as_float = np.array([float(v) if not _too_big(v) else math.inf for v in values], dtype=np.float64)
+
+    def as_float(v: Any) -> float:
+        if isinstance(v, (str, type(None))):
+            return math.nan
+        return math.inf if _too_big(v) else float(v)
+
+    col_f = np.array([as_float(v) for v in values], dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(as_float) & (as_float == np.round(as_float)) & (np.abs(as_float) < _EXACT_INT)
-    return np.where(ok, as_float, 0).astype(np.int64), ~ok
+        ok = np.isfinite(col_f) & (col_f == np.round(col_f)) & (np.abs(col_f) < _EXACT_INT)
+    return np.where(ok, col_f, 0).astype(np.int64), ~ok
 
 
 def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -394,7 +402,7 @@ def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
             p.add(f"[{i}].image_id: unknown image id: got {_short(v)}; expected an id listed in the ground "
                   f"truth's 'images' (pycocotools refuses such results too).")
         v = d.get("category_id")
-        if "category_id" in d and not _is_num(v):  # a number that is no category id is ignored (warned)
+        if "category_id" in d and isinstance(v, (list, dict)):  # other values that are no id are ignored (warned)
             p.add(f"[{i}].category_id: bad 'category_id': got {_short(v)}; expected an integer category id.")
         if "bbox" in d:
             why = _dt_box_problem(d["bbox"])
@@ -411,7 +419,7 @@ def read_results(dets: Any, img_ids: np.ndarray, cat_ids: np.ndarray, name: str 
     """A parsed results file as :class:`CocoResults`, checked against the ground truth's (sorted) ids.
 
     Raises one :class:`UsageError` listing every problem; legal but odd values become warnings. A
-    detection whose category id is a number but no integer (NaN, 1.5) gets an id absent from ``cat_ids``:
+    detection whose category id is no integer (NaN, 1.5, a string, null) gets an id absent from ``cat_ids``:
     it is ignored, as pycocotools ignores it.
     """
     if isinstance(dets, dict) and "annotations" in dets:
@@ -468,7 +476,7 @@ def _warn(res: CocoResults, name: str, cat_ids: np.ndarray, odd_cat: np.ndarray,
     s = res.scores
     checks: list[tuple[np.ndarray, Callable[[int, str], str]]] = [
         (odd_cat, lambda k, ex: (
-            f"{k} detection{'s have' if k > 1 else ' has'} a category_id that is not an integer ({ex}); "
+            f"{k} detection{'s have' if k > 1 else ' has'} a category_id that is no integer ({ex}); "
             f"{'they are' if k > 1 else 'it is'} ignored, as pycocotools does.")),
         (~odd_cat & ~np.isin(res.category_id, cat_ids), lambda k, ex: (
             f"{k} detection{'s' if k > 1 else ''} of categories the ground truth does not list ({ex}) "

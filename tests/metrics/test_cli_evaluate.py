@@ -101,7 +101,7 @@ def test_bad_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str], dets
         (_bad_det(4, bbox=[NAN, 2.0, 3.0, 4.0]), ["1 detection has a NaN or infinite bbox value", "[4]", "NaN"]),
         (_bad_det(6, score=NAN), ["1 NaN score", "[6]", "ranked below every other score"]),
         (_bad_det(6, score=-math.inf), ["1 infinite score", "[6] -Infinity"]),
-        (_bad_det(3, category_id=NAN), ["1 detection has a category_id that is not an integer", "[3] NaN",
+        (_bad_det(3, category_id=NAN), ["1 detection has a category_id that is no integer", "[3] NaN",
                                         "ignored, as pycocotools does"]),
     ],
     ids=["negative-width", "negative-score", "unknown-category", "nan-box", "nan-score", "inf-score",

@@ -147,9 +147,38 @@ def test_category_ids_that_are_no_integer_are_ignored(tmp_path: Path, capsys: py
     code, out, err = _cli(tmp_path, capsys, gt, dets)
     assert code == 0, err
     n = len(dets[::4]) + 2
-    assert f"{n} detections have a category_id that is not an integer (e.g. [0] NaN, [1] 2.5, [2] -Infinity)" in err
+    assert f"{n} detections have a category_id that is no integer (e.g. [0] NaN, [1] 2.5, [2] -Infinity)" in err
     expected = _oracle(gt, dets).stats
     np.testing.assert_allclose([json.loads(out)[k] for k in KEYS], expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("value", "needle"), [(None, "[4] null"), ("3", '[4] "3"'), (True, None), (False, None)])
+def test_category_ids_pycocotools_looks_up_like_python(value: Any, needle: str | None, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A string or null matches no category (ignored); true and false compare equal to 1 and 0."""
+    gt, dets = make_workload(61, n_images=6)
+    gt["categories"] = [*gt["categories"], {"id": 1}, {"id": 0}]
+    for i in (4, 9):
+        dets[i]["category_id"] = value
+    code, out, err = _cli(tmp_path, capsys, gt, dets)
+    assert code == 0, err
+    np.testing.assert_allclose([json.loads(out)[k] for k in KEYS], _oracle(gt, dets).stats, rtol=0, atol=1e-9)
+    if needle:
+        assert "2 detections have a category_id that is no integer" in err
+        assert needle in err
+    else:
+        assert "category_id" not in err
+
+
+def test_a_list_or_object_category_id_is_refused_as_pycocotools_fails_on_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt, dets = make_workload(62, n_images=5)
+    dets[3]["category_id"] = [1]
+    code, _, err = _cli(tmp_path, capsys, gt, dets)
+    assert code == 2
+    assert "[3].category_id: bad 'category_id': got [1]" in err
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(TypeError):
+        _oracle(gt, dets)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -188,7 +217,7 @@ def test_cli_evaluates_nan_files_with_pycocotools_numbers_and_names_them(
     assert "ranked below every other score" in err
     assert f"{len(inf_score)} infinite score" in err
     assert f"[{inf_score[0]}] Infinity" in err
-    assert "1 detection has a category_id that is not an integer ([0] NaN)" in err
+    assert "1 detection has a category_id that is no integer ([0] NaN)" in err
     assert "Traceback" not in err
 
 
