@@ -3,7 +3,8 @@
 What a spec's schema cannot know: whether its ``device`` exists here, whether each model's ``weights`` load
 and fit the dataset's classes, whether a hyper-parameter belongs to
 the model family, whether the dataset is usable, whether a matched-cost level (``target: params`` or
-``flops``) can be reached in its scope, whether the spec has any cell, and whether the run folder can be one.
+``flops``) can be reached in its scope, whether the spec has any cell, whether a local Ray would wait for GPUs
+this machine lacks, and whether the run folder can be one.
 Every problem is reported at once, with its line.
 """
 
@@ -103,6 +104,7 @@ def preflight(spec: Spec, catalogue: Catalogue) -> None:
                 problems += found
                 continue
         problems += _reach_problems(spec, catalogue, i, family, model, nc, problem)
+    problems += _executor_problems(spec, catalogue, problem)
     if problems:
         problems.sort(key=lambda q: (q.line or 0))
         raise SpecError(problems, hint="`prunebench validate SPEC` checks all of this before any compute.")
@@ -164,3 +166,25 @@ def _reach_problems(spec: Spec, catalogue: Catalogue, i: int, family: Any, model
         except Exception:  # anything else is the prune stage's to report, with its context
             continue
     return found
+
+
+def _executor_problems(spec: Spec, catalogue: Catalogue, problem: Any) -> list[Any]:
+    """GPUs per cell that a local Ray (no ``address``) would wait for forever: more than this machine has."""
+    try:
+        options = spec.executor.instantiate(catalogue.executors.get(spec.executor.name)).options  # type: ignore[attr-defined]
+    except (UsageError, AttributeError):
+        return []
+    gpus = float(getattr(options, "gpus_per_cell", 0.0) or 0.0)
+    if gpus <= 0 or getattr(options, "address", None) is not None:
+        return []
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus <= count:
+        return []
+    have = "no CUDA GPU that torch can use" if count == 0 else f"only {count} CUDA GPU{'s' if count > 1 else ''}"
+    return [problem(("executor", "options", "gpus_per_cell"),
+                    f"{gpus:g} GPU{'' if gpus == 1 else 's'} per cell, but this machine has {have}, and the local "
+                    f"Ray started here would wait for {'it' if gpus == 1 else 'them'} forever; give gpus_per_cell: "
+                    f"{'0 (the stages run on the CPU)' if count == 0 else f'{count} or less'}, or the `address` of "
+                    f"a Ray cluster with GPUs")]

@@ -83,6 +83,15 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     return ["validate", str(spec)], ["reporters.0.options.folder", str(tmp / "elsewhere"), "inside the run folder"]
 
 
+@case("a local Ray asked for more GPUs per cell than the machine has")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    import torch
+
+    gpus = torch.cuda.device_count() + 1  # a local Ray would wait for them forever
+    spec = write_spec(executor={"name": "ray", "gpus_per_cell": gpus})
+    return ["validate", str(spec)], ["executor.options.gpus_per_cell", f"{gpus} GPU", "wait", "forever"]
+
+
 @case("an unknown name that differs from a known one in case")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
     return ["validate", str(write_spec(metrics=["mAP"]))], ["metrics.0", "'mAP'", "Did you mean 'map50'"]
