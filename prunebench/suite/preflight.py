@@ -10,6 +10,7 @@ Every problem is reported at once, with its line.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,22 +170,56 @@ def _reach_problems(spec: Spec, catalogue: Catalogue, i: int, family: Any, model
 
 
 def _executor_problems(spec: Spec, catalogue: Catalogue, problem: Any) -> list[Any]:
-    """GPUs per cell that a local Ray (no ``address``) would wait for forever: more than this machine has."""
+    """What a local Ray (no ``address``) would wait for forever: more GPUs per cell or CPUs per task than this
+    machine has, or a ``node_ip_address`` that is not this machine's."""
     try:
         options = spec.executor.instantiate(catalogue.executors.get(spec.executor.name)).options  # type: ignore[attr-defined]
     except (UsageError, AttributeError):
         return []
-    gpus = float(getattr(options, "gpus_per_cell", 0.0) or 0.0)
-    if gpus <= 0 or getattr(options, "address", None) is not None:
+    if getattr(options, "address", None) is not None:  # a cluster's resources are the cluster's to say
         return []
+    found = []
+    cpus = float(getattr(options, "cpus_per_task", 0.0) or 0.0)
+    have_cpus = getattr(options, "num_cpus", None) or os.cpu_count() or 1
+    if cpus > have_cpus:
+        found.append(problem(("executor", "options", "cpus_per_task"),
+                             f"{cpus:g} CPUs per task, but the local Ray started here has {have_cpus} and would "
+                             f"wait forever; give cpus_per_task: {have_cpus} or less"))
+    node_ip = getattr(options, "node_ip_address", None)
+    if isinstance(node_ip, str) and not _is_local_address(node_ip):
+        found.append(problem(("executor", "options", "node_ip_address"),
+                             f"{node_ip!r} is not an address of this machine, so the local Ray started here "
+                             f"cannot listen there; leave node_ip_address out (127.0.0.1) or give one of this "
+                             f"machine's addresses"))
+    gpus = float(getattr(options, "gpus_per_cell", 0.0) or 0.0)
+    if gpus <= 0:
+        return found
     import torch
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus <= count:
-        return []
+        return found
     have = "no CUDA GPU that torch can use" if count == 0 else f"only {count} CUDA GPU{'s' if count > 1 else ''}"
-    return [problem(("executor", "options", "gpus_per_cell"),
+    return [*found, problem(("executor", "options", "gpus_per_cell"),
                     f"{gpus:g} GPU{'' if gpus == 1 else 's'} per cell, but this machine has {have}, and the local "
                     f"Ray started here would wait for {'it' if gpus == 1 else 'them'} forever; give gpus_per_cell: "
                     f"{'0 (the stages run on the CPU)' if count == 0 else f'{count} or less'}, or the `address` of "
                     f"a Ray cluster with GPUs")]
+
+
+def _is_local_address(host: str) -> bool:
+    """Whether ``host`` names an address of this machine (a socket can be bound to it)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    for family, kind, proto, _, addr in infos:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.bind((addr[0], 0))
+            return True
+        except OSError:
+            continue
+    return False

@@ -92,6 +92,18 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     return ["validate", str(spec)], ["executor.options.gpus_per_cell", f"{gpus} GPU", "wait", "forever"]
 
 
+@case("a local Ray asked for more CPUs per task than it has")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(executor={"name": "ray", "num_cpus": 2, "cpus_per_task": 3})
+    return ["validate", str(spec)], ["executor.options.cpus_per_task", "3 CPUs per task", "has 2", "forever"]
+
+
+@case("a local Ray told to advertise an address that is not this machine's")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(executor={"name": "ray", "node_ip_address": "999.1.1.1"})
+    return ["validate", str(spec)], ["executor.options.node_ip_address", "'999.1.1.1'", "not an address of this"]
+
+
 @case("an unknown name that differs from a known one in case")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
     return ["validate", str(write_spec(metrics=["mAP"]))], ["metrics.0", "'mAP'", "Did you mean 'map50'"]
