@@ -176,8 +176,9 @@ def _executor_problems(spec: Spec, catalogue: Catalogue, problem: Any) -> list[A
         options = spec.executor.instantiate(catalogue.executors.get(spec.executor.name)).options  # type: ignore[attr-defined]
     except (UsageError, AttributeError):
         return []
-    if getattr(options, "address", None) is not None:  # a cluster's resources are the cluster's to say
-        return []
+    address = getattr(options, "address", None)
+    if address is not None:  # a cluster's resources are the cluster's to say; whether it answers is asked here
+        return _cluster_problems(spec.executor.name, address, getattr(options, "node_ip_address", None), problem)
     found = []
     cpus = float(getattr(options, "cpus_per_task", 0.0) or 0.0)
     have_cpus = getattr(options, "num_cpus", None) or os.cpu_count() or 1
@@ -223,3 +224,18 @@ def _is_local_address(host: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def _cluster_problems(executor: str, address: str, node_ip: str | None, problem: Any) -> list[Any]:
+    """The ``ray`` executor's own check of a cluster before joining it (a few seconds), as ``run`` makes it."""
+    if executor != "ray":
+        return []
+    try:
+        from prunebench.suite.executors.ray_init import check_cluster
+    except ImportError:  # pragma: no cover - Ray not installed: the executor says so when created
+        return []
+    try:
+        check_cluster(address, node_ip)
+    except UsageError as exc:
+        return [problem(("executor", "options", "address"), f"{exc.message} {exc.hint or ''}".strip())]
+    return []

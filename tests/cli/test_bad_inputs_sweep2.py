@@ -104,6 +104,12 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     return ["validate", str(spec)], ["executor.options.node_ip_address", "'999.1.1.1'", "not an address of this"]
 
 
+@case("a Ray cluster address where nothing answers")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(executor={"name": "ray", "address": "127.0.0.1:1"})
+    return ["validate", str(spec)], ["executor.options.address", "No Ray cluster answers at 127.0.0.1:1"]
+
+
 @case("an unknown name that differs from a known one in case")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
     return ["validate", str(write_spec(metrics=["mAP"]))], ["metrics.0", "'mAP'", "Did you mean 'map50'"]
