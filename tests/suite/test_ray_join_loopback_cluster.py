@@ -98,12 +98,13 @@ def _listening(procs: list[Any]) -> list[tuple[str, str, int]]:
     return out
 
 
-@pytest.fixture
-def loopback_cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def loopback_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for this module's tests (starting one takes 10-20 s on a loaded 2-core machine)."""
     ray_bin = Path(sys.executable).with_name("ray")
     if not ray_bin.is_file():
         pytest.skip("the `ray` command is not installed next to this Python")
-    token_file = tmp_path / "ray_token"
+    token_file = tmp_path_factory.mktemp("ray-token") / "ray_token"
     token_file.write_text(secrets.token_hex(32), encoding="utf-8")
     token_file.chmod(0o600)
     temp_dir = Path(tempfile.mkdtemp(prefix="pbray-", dir="/tmp"))  # short: Ray's socket paths must fit
@@ -140,6 +141,10 @@ def test_a_driver_joins_a_loopback_cluster_and_runs_a_suite_there(loopback_clust
     assert cells, "the suite planned no cell"
     assert all(c["status"] == "done" for c in cells), cells
     assert all(isinstance(c["metrics"].get("map50"), float) for c in cells), cells
+    # the driver connected to this cluster and its tasks ran in the cluster's workers (their logs are there)
+    logs = list(loopback_cluster.temp_dir.glob("session_*/logs"))
+    assert list(logs[0].glob("python-core-driver-*.log")), "no driver joined the test cluster"
+    assert list(logs[0].glob("python-core-worker-*.log")), "the test cluster ran no worker"
     procs = _cluster_processes(loopback_cluster.temp_dir)
     listening = _listening(procs)
     assert any(port == int(loopback_cluster.address.split(":")[1]) for _, _, port in listening), listening
