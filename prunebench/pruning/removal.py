@@ -354,11 +354,11 @@ def check_matched_target(record: PruneRecord, level: float, options: PrunerOptio
 
 
 def _measured_round_to(model: nn.Module, level: float, options: PrunerOptions, context: PruneContext, *,
-                       before: CostModel, groups: ScopeGroups, ranked: Mapping[str, torch.Tensor],
-                       example: torch.Tensor, latency_table: Any) -> tuple[int | None, int, dict[str, Any]]:
-    """``round_to: auto`` on CPU: the multiple chosen from the per-layer latency table
+                       family: ModelFamily, before: CostModel, groups: ScopeGroups,
+                       ranked: Mapping[str, torch.Tensor], example: torch.Tensor,
+                       latency_table: Any) -> tuple[int | None, int, dict[str, Any]]:
+    """``round_to: auto`` on CPU: the multiple chosen by timing each candidate plan's pruned copy whole
     (:func:`prunebench.speed.round_choice.choose_round_to`)."""
-    from prunebench.speed.latency_target import LatencyCost
     from prunebench.speed.round_choice import choose_round_to
 
     channels = {k: v.channels for k, v in groups.views.items()}
@@ -369,10 +369,20 @@ def _measured_round_to(model: nn.Module, level: float, options: PrunerOptions, c
             return plan_counts(level, options, before=before, groups=groups, ranked=ranked, round_to=rt,
                                round_min=rmin, notes=[], latency_table=latency_table)
 
-    with torch.no_grad():
-        probe = copy.deepcopy(model).cpu().eval()
-    return choose_round_to(probe, before, example.cpu(), options, context, plan,
-                           lambda table, counts: _predict(LatencyCost(table), groups, channels, counts)[1],
+    def build(counts: Mapping[str, int]) -> nn.Module:
+        """A pruned copy with ``counts`` (which channels go does not change the time, only how many)."""
+        with torch.no_grad():
+            copy_ = copy.deepcopy(model).cpu().eval()
+        probe = example.cpu()
+        copy_groups = build_groups(copy_, family, options.scope, probe)
+        for key, view in copy_groups.views.items():
+            keep = int(counts[key])
+            if keep < view.channels:
+                idx = copy_groups.keep_parts(key, levels.keep_indices(ranked[key].cpu(), keep), ranked[key].cpu())
+                prune_group(copy_groups, key, sorted(set(range(view.channels)) - set(idx)))
+        return copy_
+
+    return choose_round_to(options, context, example, plan, build,
                            lambda counts: _predict(before, groups, channels, counts)[1])
 
 
@@ -412,8 +422,8 @@ def prune_model(model: nn.Module, level: float, context: PruneContext, options: 
     auto_record = None
     if options.round_to == AUTO and setup.device.type == "cpu" and level > 0:
         round_to, round_min, auto_record = _measured_round_to(
-            model, level, options, context, before=before, groups=groups, ranked=ranked, example=example,
-            latency_table=table)
+            model, level, options, context, family=family, before=before, groups=groups, ranked=ranked,
+            example=example, latency_table=table)
         notes.append(auto_record["why"])
     final = plan_counts(level, options, before=before, groups=groups, ranked=ranked, round_to=round_to,
                         round_min=round_min, notes=notes, latency_table=table)

@@ -66,10 +66,10 @@ def test_round_to_auto_keeps_multiples_of_the_measured_block_and_warns_when_gflo
             yolov5n, 0.3, _ctx(yolov5n))
     exact = pb.create_pruner("l1").prune(yolov5n, 0.3, _ctx(yolov5n)).record
     rec = result.record
-    auto = rec.extra["round_to_auto"]  # chosen from the per-layer latency table, with its predictions
+    auto = rec.extra["round_to_auto"]  # chosen by timing the candidate plans whole, with their figures
     block = auto["chosen"]
     assert block in (1, 4, 8, 16)
-    assert set(auto["candidates"]) == {"1", "4", "8", "16"}
+    assert set(auto["candidates"]) >= {"1", "4", "8", "16"}
     assert any(n.startswith("round_to auto: multiple") for n in rec.notes)
     assert rec.extra["round_to"] == (block if block > 1 else None)
     channels = {n: m.out_channels for n, m in yolov5n.named_modules() if isinstance(m, nn.Conv2d)}
