@@ -140,6 +140,11 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _finite(v: int | float) -> bool:
+    """math.isfinite without its OverflowError: an integer beyond a double's range counts as infinite."""
+    return abs(v) <= _FLOAT_MAX if isinstance(v, int) else math.isfinite(v)
+
+
 def _objects(p: _Problems, items: Any, field_name: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         p.add(f"'{field_name}' must be a list, got {_type_name(items)}.")
@@ -175,7 +180,7 @@ def _unique_ids(p: _Problems, items: list[dict[str, Any]], field_name: str) -> l
 def _box_problem(box: Any) -> str | None:
     if not isinstance(box, list) or len(box) != 4 or not all(_is_num(v) for v in box):
         return f"got {_short(box)}; expected {_BOX_ALLOWED}"
-    if not all(math.isfinite(v) for v in box):
+    if not all(_finite(v) for v in box):
         return f"NaN or infinite value: got {_short(box)}; expected {_BOX_ALLOWED}"
     return None
 
@@ -186,8 +191,8 @@ def _too_big(v: Any) -> bool:
 
 
 def _dt_box_problem(box: Any) -> str | None:
-    """A results bbox: 4 numbers, NaN and infinities allowed (pycocotools evaluates them)."""
-    if not isinstance(box, list) or len(box) != 4 or not all(_is_num(v) for v in box):
+    """A results bbox: 4 numbers, NaN, infinities and booleans allowed (pycocotools evaluates them)."""
+    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) for v in box):
         return f"got {_short(box)}; expected {_DT_BOX_ALLOWED}"
     if any(_too_big(v) for v in box):
         return f"an integer too large for a double: got {_short(box)}; expected {_DT_BOX_ALLOWED}"
@@ -230,8 +235,11 @@ def _gt_fast_ok(gt: dict[str, Any]) -> int | None:
             return None
     if not (np.all(np.isin(ann_img, img_a)) and np.all(np.isin(ann_cat, cat_a))):
         return None
-    box_a = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * len(boxes)).reshape(-1, 4)
-    area_a = np.asarray(areas, dtype=np.float64)
+    try:
+        box_a = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * len(boxes)).reshape(-1, 4)
+        area_a = np.asarray(areas, dtype=np.float64)
+    except OverflowError:
+        return None
     if not (np.all(np.isfinite(box_a)) and np.all(np.isfinite(area_a)) and np.all(area_a >= 0)):
         return None
     return int(np.count_nonzero((box_a[:, 2] < 0) | (box_a[:, 3] < 0)))
@@ -287,7 +295,7 @@ def validate_ground_truth(gt: Any, name: str = "annotations.json",
                 p.add(f"{where}.bbox: {why}.")
             elif a["bbox"][2] < 0 or a["bbox"][3] < 0:
                 odd += 1
-        if "area" in a and not (_is_num(a["area"]) and math.isfinite(a["area"]) and a["area"] >= 0):
+        if "area" in a and not (_is_num(a["area"]) and _finite(a["area"]) and a["area"] >= 0):
             p.add(f"{where}.area: bad 'area': got {_short(a['area'])}; expected a finite, non-negative number.")
         if "iscrowd" in a and a["iscrowd"] not in (0, 1):
             p.add(f"{where}.iscrowd: bad 'iscrowd': got {_short(a['iscrowd'])}; expected 0 or 1.")
@@ -358,9 +366,9 @@ def _category_column(values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     return np.where(ok, col_f, 0).astype(np.int64), ~ok
 
 
-def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """The four columns (and the mask of non-integer category ids) when every record is well typed
-    (checked type by type, not record by record)."""
+def _columns(dets: list[Any]) -> tuple[np.ndarray, ...] | None:
+    """The four columns, the mask of category ids that are no integer and the mask of records with a boolean
+    bbox value or score, when every record is well typed (checked type by type, not record by record)."""
     if set(map(type, dets)) - {dict}:
         return None
     try:
@@ -373,7 +381,8 @@ def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     n = len(dets)
     if n and (set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}):
         return None
-    if set(map(type, chain.from_iterable(boxes))) - {int, float} or set(map(type, scores)) - {int, float}:
+    box_types, score_types = set(map(type, chain.from_iterable(boxes))), set(map(type, scores))
+    if box_types - {int, float, bool} or score_types - {int, float, bool}:
         return None
     img_a, cat_m = _int_column(img), _category_column(cat)
     if img_a is None or cat_m is None:
@@ -383,7 +392,12 @@ def _columns(dets: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         score_a = np.fromiter(scores, dtype=np.float64, count=n)
     except OverflowError:
         return None
-    return img_a, cat_m[0], box_a, score_a, cat_m[1]
+    bools = np.zeros(n, dtype=bool)  # booleans in a bbox or score: numbers 1/0 to pycocotools (and here)
+    if bool in box_types:
+        bools |= np.array([bool in set(map(type, b)) for b in boxes], dtype=bool)
+    if bool in score_types:
+        bools |= np.array([type(v) is bool for v in scores], dtype=bool)
+    return img_a, cat_m[0], box_a, score_a, cat_m[1], bools
 
 
 def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
@@ -396,7 +410,7 @@ def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
         for k in missing:
             p.add(f"[{i}]: missing key '{k}'; the object has keys {sorted(d)}.")
         v = d.get("image_id")
-        if "image_id" in d and not (_is_num(v) and math.isfinite(v) and v == round(v)):
+        if "image_id" in d and not (_is_num(v) and (isinstance(v, int) or math.isfinite(v)) and v == round(v)):
             p.add(f"[{i}].image_id: bad 'image_id': got {_short(v)}; expected an integer image id.")
         elif "image_id" in d and v not in img_ids:
             p.add(f"[{i}].image_id: unknown image id: got {_short(v)}; expected an id listed in the ground "
@@ -409,7 +423,7 @@ def _record_problems(p: _Problems, dets: list[Any], img_ids: set[Any]) -> None:
             if why:
                 p.add(f"[{i}].bbox: {why}.")
         v = d.get("score")
-        if "score" in d and not _is_num(v):
+        if "score" in d and not isinstance(v, (int, float)):
             p.add(f"[{i}].score: got {_short(v)}; expected a number.")
         elif "score" in d and _too_big(v):
             p.add(f"[{i}].score: an integer too large for a double: got {_short(v)}; expected a number.")
@@ -436,7 +450,7 @@ def read_results(dets: Any, img_ids: np.ndarray, cat_ids: np.ndarray, name: str 
         cols = _columns(dets)  # pragma: no cover - the slow pass finds what the fast one refused
         if cols is None:
             raise UsageError(f"{name}: not a COCO results file.", hint=_DT_HINT)
-    img, cat, boxes, scores, odd_cat = cols
+    img, cat, boxes, scores, odd_cat, bools = cols
     unknown_img = np.flatnonzero(~np.isin(img, img_ids))
     for i in unknown_img[:MAX_LISTED].tolist():
         p.add(f"[{i}].image_id: unknown image id: got {_short(dets[i]['image_id'])}; expected an id listed in "
@@ -446,7 +460,7 @@ def read_results(dets: Any, img_ids: np.ndarray, cat_ids: np.ndarray, name: str 
     if odd_cat.any():
         cat = np.where(odd_cat, _absent_id(cat_ids), cat)
     res = CocoResults(img, cat, boxes, scores)
-    _warn(res, name, cat_ids, odd_cat, dets)
+    _warn(res, name, cat_ids, odd_cat, bools, dets)
     return res
 
 
@@ -466,7 +480,8 @@ def _examples(mask: np.ndarray, values: Callable[[int], Any] | None = None, limi
     return ", ".join(f"[{i}]" + (f" {_short(values(i), 60)}" if values else "") for i in where)
 
 
-def _warn(res: CocoResults, name: str, cat_ids: np.ndarray, odd_cat: np.ndarray, dets: list[Any]) -> None:
+def _warn(res: CocoResults, name: str, cat_ids: np.ndarray, odd_cat: np.ndarray, bools: np.ndarray,
+          dets: list[Any]) -> None:
     n = len(res)
     if n == 0:
         res.warnings.append(f"{name}: no detections; every AP and AR is 0.")
@@ -495,6 +510,10 @@ def _warn(res: CocoResults, name: str, cat_ids: np.ndarray, odd_cat: np.ndarray,
             f"{k} box{'es have' if k > 1 else ' has'} a negative width or height ({ex}); evaluated as "
             f"written, as pycocotools does: check that boxes are [x, y, width, height].")),
         (finite_score & (s < 0), lambda k, ex: f"{k} negative score{'s' if k > 1 else ''} ({ex}); ranked as written."),
+        (bools, lambda k, ex: (
+            f"{k} detection{'s have' if k > 1 else ' has'} true or false in its bbox or score ({ex}); read as 1 "
+            f"and 0, as pycocotools' arithmetic does (pycocotools itself fails where every top-ranked score of "
+            f"a category is a boolean).")),
     ]
     shown = {2: lambda i: dets[i]["bbox"], 3: lambda i: dets[i]["score"], 4: lambda i: dets[i]["score"],
              0: lambda i: dets[i]["category_id"]}

@@ -70,7 +70,7 @@ NAN = float("nan")
     [
         (_bad_det(4, bbox=[1.0, 2.0, 10**400, 4.0]), ["detections.json: [4].bbox", "too large for a double"]),
         (_bad_det(5, bbox=[1.0, 2.0, 3.0]), ["detections.json: [5].bbox", "[1.0, 2.0, 3.0]", "4"]),
-        (_bad_det(6, score=True), ["detections.json: [6].score", "true", "expected a number"]),
+        (_bad_det(6, score=[0.5]), ["detections.json: [6].score", "[0.5]", "expected a number"]),
         (_bad_det(8, score="high"), ["detections.json: [8].score", '"high"', "number"]),
         (_bad_det(9, image_id=99), ["detections.json: [9].image_id", "unknown image id", "99"]),
         (_bad_det(11, score=KeyError), ["detections.json: [11]", "missing key 'score'"]),
@@ -78,7 +78,7 @@ NAN = float("nan")
         ({"annotations": []}, ["detections.json", "plain list"]),
         ([1, 2], ["detections.json: [0] must be an object", "an integer"]),
     ],
-    ids=["huge-int-box", "short-box", "bool-score", "str-score", "unknown-image", "missing-score", "str-image",
+    ids=["huge-int-box", "short-box", "list-score", "str-score", "unknown-image", "missing-score", "str-image",
          "object", "not-objects"],
 )
 def test_bad_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str], dets: Any, needles: list[str]) -> None:
