@@ -124,3 +124,16 @@ def test_integers_beyond_a_double_are_named_not_a_traceback() -> None:
     assert "[0].image_id: unknown image id" in text
     assert "[1].score: an integer too large for a double" in text
     assert "[2].bbox: an integer too large for a double" in text
+
+
+def test_a_ground_truth_integer_beyond_a_double_is_named_not_a_traceback() -> None:
+    from prunebench.metrics.cocofile import validate_ground_truth
+
+    gt, _ = make_workload(7, n_images=3)
+    gt["annotations"][0]["bbox"] = [0, 0, HUGE, 1]
+    gt["annotations"][1]["area"] = HUGE
+    with pytest.raises(UsageError) as err:
+        validate_ground_truth(gt)
+    text = str(err.value)
+    assert "annotations[0].bbox: NaN or infinite value" in text
+    assert "annotations[1].area: bad 'area'" in text
