@@ -223,8 +223,7 @@ class _SpeedOptions(PluginOptions):
     warmup: int = Field(5, ge=0, le=1000, description="untimed forward passes before measuring")
     repeats: int = Field(20, ge=1, le=10_000, description="timed forward passes (median and p90 over these)")
     batch: int = Field(1, ge=1, le=1024, description="images per forward pass")
-    imgsz: int | None = Field(None, ge=32, le=4096, multiple_of=32,
-                              description="square input size (a multiple of 32); default the run's imgsz")
+    imgsz: int | None = Field(None, ge=32, le=4096, description="square input size; default the run's imgsz")
     half: bool = Field(False, description="fp16 (CUDA only)")
 
 
@@ -298,8 +297,7 @@ class PeakMemory(Metric):
 
     class Options(PluginOptions):
         batch: int = Field(1, ge=1, le=1024, description="images per forward pass")
-        imgsz: int | None = Field(None, ge=32, le=4096, multiple_of=32,
-                                  description="square input size (a multiple of 32); default the run's imgsz")
+        imgsz: int | None = Field(None, ge=32, le=4096, description="square input size; default the run's imgsz")
         threads: int | None = Field(None, ge=1, le=256, description="CPU threads; default 2 on CPU")
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:

@@ -45,8 +45,7 @@ class PrunerOptions(PluginOptions):
     latency_runtime: str = Field(
         "torch", description="target: latency: the runtime whose latency is reduced (torch, onnxruntime, openvino)")
     latency_threads: int = Field(2, ge=1, le=256, description="target: latency: threads of that runtime")
-    latency_imgsz: int = Field(640, ge=32, le=4096, multiple_of=32,
-                               description="target: latency: square input size (a multiple of 32)")
+    latency_imgsz: int = Field(640, ge=32, le=4096, description="target: latency: square input size")
     global_pruning: bool = Field(
         False,
         description="Rank channels across all groups of the scope (True) instead of removing the same "

@@ -105,6 +105,7 @@ def preflight(spec: Spec, catalogue: Catalogue) -> None:
                 problems += found
                 continue
         problems += _reach_problems(spec, catalogue, i, family, model, nc, problem)
+        problems += _size_problems(spec, family, entry.key, problem)
     problems += _executor_problems(spec, catalogue, problem)
     if problems:
         problems.sort(key=lambda q: (q.line or 0))
@@ -239,3 +240,26 @@ def _cluster_problems(executor: str, address: str, node_ip: str | None, problem:
     except UsageError as exc:
         return [problem(("executor", "options", "address"), f"{exc.message} {exc.hint or ''}".strip())]
     return []
+
+
+def _size_problems(spec: Spec, family: Any, key: str, problem: Any) -> list[Any]:
+    """Input sizes the model family cannot take (its ``example_inputs`` refuses them, e.g. not a multiple of
+    its stride): ``speed.imgsz``, a latency target's ``latency_imgsz`` and a metric's ``imgsz``."""
+    sizes: list[tuple[tuple[Any, ...], Any]] = []
+    if spec.speed is not None:
+        sizes.append((("speed", "imgsz"), spec.speed.imgsz))
+    for j, entry in enumerate(spec.pruners):
+        if entry.options.get("target") == "latency":
+            sizes.append((("pruners", j, "options", "latency_imgsz"), entry.options.get("latency_imgsz", 640)))
+    for k, ref in enumerate(spec.metrics):
+        if ref.options.get("imgsz") is not None:
+            sizes.append((("metrics", k, "options", "imgsz"), ref.options["imgsz"]))
+    found = []
+    for loc, size in sizes:
+        if not isinstance(size, int):
+            continue
+        try:
+            family.example_inputs(size)
+        except UsageError as exc:
+            found.append(problem(loc, f"{key}: {exc.message}"))
+    return found
