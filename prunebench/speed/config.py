@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["DEFAULT_RUNTIMES", "SpeedConfig"]
 
@@ -66,3 +66,10 @@ class SpeedConfig(BaseModel):
         if v not in {"auto", "contiguous", "channels_last"}:
             raise ValueError(f"memory_format must be 'auto', 'contiguous' or 'channels_last', got {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _rounds(self) -> SpeedConfig:
+        if self.min_rounds > self.max_rounds:
+            raise ValueError(f"min_rounds ({self.min_rounds}) is more than max_rounds ({self.max_rounds}): the "
+                             f"precision test would never apply; give min_rounds <= max_rounds")
+        return self
