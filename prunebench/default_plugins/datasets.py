@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from prunebench.contracts import DatasetProvider, PluginOptions
+from prunebench.errors import UsageError
 from prunebench.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -132,7 +133,16 @@ class TeaBudSynth(DatasetProvider):
         return generate_tea_bud(self.folder(root), self._synth_options())
 
     def check(self) -> int | None:
-        return 1  # one class, tea-bud; nothing to check before generating
+        """One class (tea-bud); an ``out`` that cannot be the dataset's folder is refused before generating."""
+        out = self.options.out  # type: ignore[attr-defined]
+        if out:
+            path = Path(out).expanduser()
+            blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+            if blocker is not None and not blocker.is_dir():
+                what = "is a file" if blocker == path else f"lies under the file {str(blocker)!r}"
+                raise UsageError(f"options.out {out!r} {what}: the synthetic images need a folder there.",
+                                 hint="Give a folder (it is created if missing), or leave `out` out.")
+        return 1
 
     def fingerprint(self) -> str:
         return f"tea-bud-synth:{self._key()}"
