@@ -71,6 +71,25 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     return ["validate", str(spec)], ["metrics.1.options.imgsz", "multiple of 32", "33"]
 
 
+@case("a speed imgsz that the model cannot take")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(speed={"runtimes": ["torch"], "imgsz": 50})
+    return ["validate", str(spec)], ["speed.imgsz", "multiple of 32", "50"]
+
+
+@case("speed min_rounds above max_rounds")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(speed={"runtimes": ["torch"], "min_rounds": 10, "max_rounds": 5})
+    return ["validate", str(spec)], ["speed", "min_rounds (10)", "max_rounds (5)"]
+
+
+@case("a synthetic dataset's out that is a file")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    (tmp / "afile").write_text("mine")
+    spec = write_spec(dataset={"name": "tea-bud-synth", "options": {"train": 8, "val": 4, "out": str(tmp / "afile")}})
+    return ["validate", str(spec)], ["dataset", str(tmp / "afile"), "is a file"]
+
+
 @case("a reporter file outside the run folder")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
     spec = write_spec(reporters=[{"name": "json", "options": {"filename": "../../escape.json"}}])
