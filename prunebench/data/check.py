@@ -93,6 +93,8 @@ def _check_image(path: Path) -> tuple[tuple[int, int] | None, str | None]:
         return None, "missing image: the file does not exist"
     except UnidentifiedImageError:
         return None, "corrupt image: not a readable image file"
+    except Image.DecompressionBombError as exc:  # a header claiming billions of pixels: never decoded
+        return None, f"image too large to decode: {str(exc).split(',')[0]}"
     except (OSError, SyntaxError, ValueError) as exc:
         msg = str(exc)
         kind = "truncated image" if "truncat" in msg.lower() else "corrupt image"

@@ -187,3 +187,41 @@ def test_validate_warns_that_run_cannot_write_a_read_only_run_folder(
     text = " ".join(capsys.readouterr().out.split())
     assert f"the run folder {read_only_dir} is read-only" in text
     assert "`prunebench run` cannot write there" in text
+
+
+# ---- image files ----------------------------------------------------------------------------------------------
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels and holds no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(
+        b"IEND", b"")
+
+
+def test_an_image_header_of_billions_of_pixels_is_skipped_with_its_reason(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+    from PIL import Image
+
+    root = tmp_path / "ds"
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (64, 48), (90, 140, 60)).save(root / "images" / split / f"{i}.png")
+            (root / "labels" / split / f"{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "images" / "val" / "0.png").write_bytes(_png_header(100_000, 100_000))  # a decompression bomb
+    data = root / "data.yaml"
+    data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val", "names": ["a"]}))
+    assert main(["data", "check", str(data), "--no-cache"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Traceback" not in text
+    assert "skipped val" in text  # (the path itself may be folded by rich)
+    assert "image too large to decode" in text
+    assert "10000000000 pixels" in text
