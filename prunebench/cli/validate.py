@@ -82,7 +82,8 @@ def handle(args: argparse.Namespace) -> int:
         console.print(f"[yellow]artifact changed[/] {problem}")
     if read_only_problem(run_dir) is not None:  # readable, so validate goes on; `run` would stop here
         console.print(f"[yellow]warning:[/] the run folder {escape(str(run_dir))} is read-only: `prunebench run` "
-                      "cannot write there (copy it somewhere writable, or give another folder with --out)")
+                      "cannot write there (copy it somewhere writable, or give another folder with --out)",
+                      soft_wrap=True)
     console.print(_cells_table(plan, status))
     done = sum(1 for k in plan.stages if status.get(k) == "done")
     counts = ", ".join(f"{n} {kind}" for kind, n in plan.counts().items())
