@@ -69,8 +69,8 @@ class YoloFamilyBase(ModelFamily):
         return self._build_new(nc)
 
     def example_inputs(self, imgsz: int = 640, batch: int = 1) -> torch.Tensor:
-        if imgsz % self.stride:
-            raise UsageError(f"imgsz must be a multiple of {self.stride}, got {imgsz}.")
+        if imgsz < self.stride or imgsz % self.stride:
+            raise UsageError(f"imgsz must be a positive multiple of {self.stride}, got {imgsz}.")
         return torch.zeros(batch, 3, imgsz, imgsz)
 
     def _nms_input(self, outputs: Any) -> Any:
@@ -99,9 +99,14 @@ class YoloFamilyBase(ModelFamily):
         return self._load(path)
 
     def _load(self, path: str | Path, nc: int | None = None) -> Any:
-        info = self._read_checkpoint(path)
-        model = self._state_dict_to_model(info["state_dict"], size=self.size, nc=nc, names=info["names"],
-                                          source=str(path), transfer=nc is not None)
+        try:
+            info = self._read_checkpoint(path)
+            model = self._state_dict_to_model(info["state_dict"], size=self.size, nc=nc, names=info["names"],
+                                              source=str(path), transfer=nc is not None)
+        except UsageError as exc:  # say which file does not fit (weights of another family, ...)
+            if str(path) in exc.message:
+                raise
+            raise UsageError(f"Checkpoint {path}: {exc.message}", hint=exc.hint) from exc
         yaml = (info.get("meta") or {}).get("yaml") or {}
         for key in ("depth_multiple", "width_multiple"):
             if key in yaml:

@@ -12,7 +12,6 @@ import collections
 import pickle
 import types
 import warnings
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,14 +154,13 @@ def restricted_load(path: str | Path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError):
+    except Exception:  # whatever the safe loader refuses (a text file gives KeyError): the restricted unpickler
         pass
     try:
         return torch.load(path, map_location="cpu", pickle_module=_pickle_module(str(path)), weights_only=False)
     except UsageError:
         raise
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, zipfile.BadZipFile,
-            AttributeError, TypeError, IndexError) as exc:
+    except Exception as exc:  # a truncated, foreign or garbage file
         raise UsageError(f"Cannot read checkpoint {path}: {type(exc).__name__}: {exc}",
                          hint="Expected a prunebench checkpoint, an official YOLOv5 .pt or a state_dict "
                               "saved with torch.save.") from exc
