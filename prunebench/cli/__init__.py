@@ -7,6 +7,7 @@ light at import time (no torch): heavy imports go inside ``handle``.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import traceback
@@ -78,12 +79,21 @@ def _user_error(exc: BaseException) -> PrunebenchError | None:
                 got = f" (got {err['input']!r})" if "input" in err and err.get("type") != "missing" else ""
                 problems.append(f"{loc or exc.title}: {msg}{got}")
             return UsageError(f"invalid {exc.title}: " + "; ".join(problems))
+    full_hint = ("Free space (or move the folder to a larger disk) and rerun the same command: what finished is "
+                 "stored and is not recomputed.")
+    if "sqlite3" in sys.modules:
+        import sqlite3
+
+        if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+            return UsageError("The disk is full: the results store could not be written (SQLite: database or "
+                              "disk is full).", hint=full_hint)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f"{str(exc.filename)!r}: " if exc.filename is not None else ""
+        return UsageError(f"{where}no space left on the device.", hint=full_hint)
     if isinstance(exc, UnicodeDecodeError):
         return UsageError(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}).",
                           hint="Save it as UTF-8; --debug shows which file was being read.")
     if isinstance(exc, OSError) and (exc.filename is not None or exc.errno is not None):
-        import errno
-
         where = f"{str(exc.filename)!r}: " if exc.filename is not None else ""
         reason = exc.strerror or str(exc)
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
