@@ -39,6 +39,12 @@ def add_parser(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from prunebench.suite.runner import default_spec_path, run
 
+    if args.fresh and args.rebuild_store:
+        from prunebench.errors import UsageError
+
+        raise UsageError("--fresh and --rebuild-store contradict each other: --fresh deletes the store and the stage "
+                         "folders, --rebuild-store rebuilds the store from those folders.",
+                         hint="Give --rebuild-store to keep what was computed, or --fresh to start over.")
     spec = args.spec if args.spec is not None else default_spec_path()
     results = run(spec, out=args.out, fresh=args.fresh, progress=not args.no_progress, executor=args.executor,
                   verify=args.verify, rebuild_store=args.rebuild_store, device=args.device)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prunebench.errors import UsageError
 from prunebench.suite.driver import Driver
 from prunebench.suite.plan import Plan, build_plan
 from prunebench.suite.preflight import preflight
@@ -50,6 +51,10 @@ def _executor(spec: Spec, cat: Catalogue, override: str | None) -> tuple[str, Ex
         name, options = spec.executor.name, spec.executor.options
     else:
         name, options = override, {}
+        try:
+            cat.executors.get(name)
+        except UsageError as exc:  # say where the name came from
+            raise UsageError(f"--executor {name}: {exc.message}", hint=exc.hint) from exc
     return name, cat.executors.get(name)(options)
 
 
