@@ -22,7 +22,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--split", action="append", choices=("train", "val", "test"),
                    help="check only this split (repeatable; default: every split the yaml names)")
     c.add_argument("--no-cache", action="store_true", help="ignore and do not write the check cache")
-    c.add_argument("--max-list", type=int, default=20, metavar="N", help="list at most N skipped files per split")
+    c.add_argument("--max-list", type=_count, default=20, metavar="N",
+                   help="list at most N skipped files per split (0: none)")
     c.set_defaults(handler=handle)
     s = dsub.add_parser("synth", help="generate a synthetic dataset (tea-bud)",
                         description="Generate the synthetic tea-bud set in YOLO format with a data.yaml. "
@@ -37,6 +38,16 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--force", action="store_true", help="regenerate even if an identical set exists")
     s.set_defaults(handler=handle)
     p.set_defaults(handler=handle, data_command=None)
+
+
+def _count(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -51,8 +51,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     from prunebench.errors import UsageError
     from prunebench.metrics.complexity import model_summary
 
-    if args.imgsz < 32 or args.imgsz % 32:
-        raise UsageError(f"--imgsz must be a positive multiple of 32, got {args.imgsz}.")
+    if not 32 <= args.imgsz <= 4096 or args.imgsz % 32:
+        raise UsageError(f"--imgsz must be a multiple of 32 between 32 and 4096, got {args.imgsz}.")
     if args.nc is not None and not 1 <= args.nc <= 100_000:
         raise UsageError(f"--nc must be between 1 and 100000, got {args.nc}.")
     if (args.prune is None) != (args.level is None):
