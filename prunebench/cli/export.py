@@ -26,6 +26,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--imgsz", type=int, default=None, metavar="N",
                    help="ONNX input size (default: the run's evaluation image size)")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out file (without it, an existing file is never overwritten)")
     p.set_defaults(handler=handle)
 
 
@@ -35,6 +37,11 @@ def handle(args: argparse.Namespace) -> int:
     from prunebench.report.model_export import export_cell
     from prunebench.report.run_folder import open_run
 
+    if args.out is not None and args.out.is_file() and not args.force:  # never replace a file we may not own
+        from prunebench.errors import UsageError
+
+        raise UsageError(f"--out {str(args.out)!r} exists; export does not replace a file unless told to.",
+                         hint="Give another path, or add --force to replace it.")
     results = open_run(args.run_dir)
     if args.out is None:
         from prunebench.suite.runfolder import read_only_error, read_only_problem
