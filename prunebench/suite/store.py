@@ -468,6 +468,24 @@ class RebuildReport:
     kept: list[Path] = field(default_factory=list)  # the damaged files, renamed, never deleted
 
 
+def _newer_schema(path: Path) -> int | None:
+    """The schema version of the store at ``path`` when it is newer than this prunebench reads, else None."""
+    from prunebench.suite.runfolder import sqlite_read_uri
+
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(sqlite_read_uri(path), uri=True, timeout=5.0)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        finally:
+            conn.close()
+        version = int(row[0]) if row else 0
+    except (sqlite3.Error, ValueError, TypeError):  # damaged: what a rebuild is for
+        return None
+    return version if version > SCHEMA_VERSION else None
+
+
 def rebuild_store(run_dir: Path) -> RebuildReport:
     """Make a new ``results.sqlite`` from the ``stages/<key>/stage.json`` records of a run folder.
 
@@ -477,6 +495,12 @@ def rebuild_store(run_dir: Path) -> RebuildReport:
     table) is not in the stage folders and starts afresh. The caller holds the run folder's lock.
     """
     run_dir = Path(run_dir)
+    newer = _newer_schema(run_dir / STORE_NAME)
+    if newer is not None:  # not damaged: a newer prunebench's store, which a rebuild would replace by an older one
+        raise UsageError(f"{str(run_dir / STORE_NAME)!r} was written by a newer prunebench (store schema {newer}; "
+                         f"this one reads up to {SCHEMA_VERSION}); it is not damaged, so it is not rebuilt.",
+                         hint="Upgrade prunebench (pip install -U prunebench), or give this run another folder "
+                              "with --out.")
     report = RebuildReport()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     for suffix in ("", "-wal", "-shm"):
