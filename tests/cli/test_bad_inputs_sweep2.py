@@ -1,7 +1,7 @@
 """Bad input found by the second sweep (issue 11): one case per class, each failed before its fix.
 
-Every case exits 2 from ``validate`` (so ``run`` is never reached), shows no traceback and names the field
-and the value; compared with whitespace normalised (rich may wrap).
+Every spec case exits 2 from ``validate`` (so ``run`` is never reached); every case shows no traceback and
+names the field or option and the value; compared with whitespace normalised (rich may wrap).
 """
 
 from __future__ import annotations
@@ -134,19 +134,6 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     return ["validate", str(write_spec(metrics=["mAP"]))], ["metrics.0", "'mAP'", "Did you mean 'map50'"]
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_is_refused_by_validate(name: str, tmp_path: Path, write_spec: Callable[..., Path],
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    argv, needles = CASES[name](tmp_path, write_spec)
-    code = main(argv)
-    out = capsys.readouterr()
-    text = " ".join((out.out + out.err).split())
-    assert code == 2, text
-    assert "Traceback" not in text
-    for needle in needles:
-        assert needle in text, f"{needle!r} not in {text!r}"
-
-
 # ---- a read-only place for the run folder -------------------------------------------------------------------
 
 
@@ -225,3 +212,134 @@ def test_an_image_header_of_billions_of_pixels_is_skipped_with_its_reason(
     assert "skipped val" in text  # (the path itself may be folded by rich)
     assert "image too large to decode" in text
     assert "10000000000 pixels" in text
+
+
+# ---- the command line --------------------------------------------------------------------------------------------
+
+
+@case("run --fresh --rebuild-store")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return (["run", str(write_spec()), "--fresh", "--rebuild-store", "--no-progress"],
+            ["--fresh and --rebuild-store contradict each other"])
+
+
+@case("run --executor with an unknown name")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["run", str(write_spec()), "--executor", "slurm", "--no-progress"], ["--executor slurm", "'slurm'"]
+
+
+@case("info --weights of a text file")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    (tmp / "t.pt").write_text("hello, not a checkpoint")
+    return ["info", "yolov5n", "--weights", str(tmp / "t.pt")], ["Cannot read checkpoint", str(tmp / "t.pt")]
+
+
+@case("info --weights of another family name the file")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    import prunebench as pb
+
+    fam = pb.get_model_family("yolov8n", width_multiple=0.0625)
+    v8 = fam.save(fam.build(nc=1), tmp / "v8.pt")
+    return ["info", "yolov5n", "-o", "width_multiple=0.0625", "--weights", str(v8)], [str(v8), "not a YOLOv5"]
+
+
+@case("info --imgsz without bound")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["info", "yolov5n", "--imgsz", "65536000"], ["--imgsz", "between 32 and 4096", "65536000"]
+
+
+@case("data check --max-list -1")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    return ["data", "check", str(tmp / "data.yaml"), "--max-list", "-1"], ["--max-list", "0 or more", "-1"]
+
+
+# ---- a finished run folder ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, spec_factory: Any) -> Path:
+    import yaml
+
+    import prunebench as pb
+
+    root = tmp_path_factory.mktemp("sweep2-run")
+    spec = root / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_factory(root / "run", root / "data")), encoding="utf-8")
+    pb.run(spec, progress=False)
+    return root
+
+
+def _said(capsys: pytest.CaptureFixture[str]) -> str:
+    out = capsys.readouterr()
+    return " ".join((out.out + out.err).split())
+
+
+def test_export_never_replaces_an_existing_file_without_force(finished: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "notes.pt"
+    mine.write_text("my own notes")
+    argv = ["export", str(finished / "run"), "--cell", "yolov5n/baseline/s0", "--format", "pt", "--out", str(mine)]
+    assert main(argv) == 2
+    assert "exists; export does not replace a file unless told to" in _said(capsys)
+    assert mine.read_text() == "my own notes"
+    assert main([*argv, "--force"]) == 0
+    assert mine.read_bytes() != b"my own notes"
+
+
+def test_export_imgsz_that_is_not_positive(finished: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["export", str(finished / "run"), "--cell", "yolov5n/baseline/s0", "--imgsz", "-64", "--no-verify"]
+    assert main(argv) == 2
+    text = _said(capsys)
+    assert "Traceback" not in text
+    assert "positive multiple of 32" in text
+    assert "-64" in text
+
+
+def test_rebuild_store_refuses_a_store_of_a_newer_prunebench(finished: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+    import sqlite3
+
+    run = tmp_path / "run"
+    shutil.copytree(finished / "run", run)
+    with sqlite3.connect(run / "results.sqlite") as conn:
+        conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["run", str(finished / "spec.yaml"), "--out", str(run), "--rebuild-store", "--no-progress"]) == 2
+    assert "newer prunebench (store schema 99" in _said(capsys)
+    assert sorted(p.name for p in run.iterdir()) == before  # nothing renamed as "damaged"
+
+
+def test_a_full_disk_is_named_without_a_traceback(finished: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A run folder on a tiny tmpfs: the store's commit fails with SQLite's "database or disk is full"."""
+    full = tmp_path / "full"
+    full.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(full)],
+                                           check=False, capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a tiny tmpfs")
+    try:
+        code = main(["run", str(finished / "spec.yaml"), "--out", str(full / "run"), "--no-progress"])
+        text = _said(capsys)
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)  # lazily: the failed run may hold a file
+    assert code in (1, 2), text
+    assert "Traceback" not in text
+    assert "disk is full" in text.lower() or "no space left" in text.lower()
+    assert "rerun the same command" in text, text
+
+
+# ---- every case above (parametrized last: the list is complete here) ----------------------------------------
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_refused_clearly(name: str, tmp_path: Path, write_spec: Callable[..., Path],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    argv, needles = CASES[name](tmp_path, write_spec)
+    code = main(argv)
+    out = capsys.readouterr()
+    text = " ".join((out.out + out.err).split())
+    assert code == 2, text
+    assert "Traceback" not in text
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in {text!r}"
