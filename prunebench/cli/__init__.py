@@ -7,12 +7,15 @@ light at import time (no torch): heavy imports go inside ``handle``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from prunebench._version import __version__
 from prunebench.errors import PrunebenchError
@@ -120,6 +123,28 @@ def _interrupted(exc: KeyboardInterrupt, command: str) -> int:
     return 143 if isinstance(exc, Terminated) else 130
 
 
+@contextlib.contextmanager
+def plain_warnings(debug: bool) -> Iterator[None]:
+    """Show each warning as one line, ``warning: <message>`` on stderr (with ``--debug``: Python's own
+    format, with the file and source line that raised it)."""
+    if debug:
+        yield
+        return
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        text = " ".join(str(message).split())
+        kind = "" if category in (UserWarning,) else f"{category.__name__}: "
+        print(f"warning: {kind}{text}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -132,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with handle_signals():  # Ctrl-C and SIGTERM recorded, so that neither is ever lost (see interrupts)
+        # Ctrl-C and SIGTERM recorded, so that neither is ever lost (see interrupts); warnings one line each
+        with handle_signals(), plain_warnings(debug):
             return int(args.handler(args) or 0)
     except Exception as exc:
         user = exc if isinstance(exc, PrunebenchError) else _user_error(exc)
