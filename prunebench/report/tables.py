@@ -113,6 +113,7 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
     infos = {m: metric_info(results, m) for m in columns}
     several_seeds = len(results.seeds) > 1
     stats = compute_statistics(results)
+    speed = speedup_rows(results)
     tables = []
     for model in results.models:
         mrows = model_rows(rows, model)
@@ -134,7 +135,8 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
             cells = [r.label, _level(r)]
             if several_seeds:
                 cells.append(f"{len(r.done)}/{len(r.cells)}")
-            cells += [format_stat(r.values.get(m), infos[m]["fmt"]) + _interval(stats, r, m, infos[m]["fmt"])
+            cells += [_speed_latency(speed, r) if m == "latency_ms" and speed and _unmeasured(r, m) else
+                      format_stat(r.values.get(m), infos[m]["fmt"]) + _interval(stats, r, m, infos[m]["fmt"])
                       for m in columns]
             cells += [format_retention(name, r.retention.get(name))
                       + _interval(stats, r, name, "x" if RETENTION[name][1] == "inverse" else ".1%")
@@ -153,18 +155,40 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
             {"seeds": "Student t over seeds", "bootstrap": "image bootstrap, one seed",
              "timing": "interleaved timing"}[s] for s in sorted(sources)) + ")") if sources else "no intervals"
         data.caption = (f"{stat_note}; {interval_note}; retention against the same seed's baseline; "
-                        f"{_speed_setting(results)}; {MISSING} = not measured or failed")
+                        f"{_speed_setting(results, bool(speed) and all(_unmeasured(r, 'latency_ms') for r in mrows))}; "
+                        f"{MISSING} = not measured or failed")
         tables.append(data)
     return tables
 
 
-def _speed_setting(results: Results) -> str:
+def _unmeasured(row: Row, metric: str) -> bool:
+    stat = row.values.get(metric)
+    return stat is None or stat.mean is None
+
+
+def _speed_latency(speed: dict[str, dict[str, Any]], row: Row) -> str:
+    """Where the run has no ``latency_ms`` metric: the speed stage's interleaved median latency (first
+    runtime, the one the caption names), with its interval; over seeds, the mean of the seeds' medians."""
+    found = [speed[c.key] for c in row.done if c.key in speed and speed[c.key].get("median_ms") is not None]
+    if not found:
+        return MISSING
+    if len(found) == 1:
+        r = found[0]
+        text = f"{r['median_ms']:.1f}"
+        if r.get("median_lo_ms") is not None and r.get("median_hi_ms") is not None:
+            text += f"\n[{r['median_lo_ms']:.1f}, {r['median_hi_ms']:.1f}]"
+        return text
+    return format_stat(Stat.of(float(r["median_ms"]) for r in found), ".1f")
+
+
+def _speed_setting(results: Results, latency_from_speed: bool = False) -> str:
     """Where the speed-up column was measured: the speed stage's first runtime, else the latency metric."""
     rows = speedup_rows(results)
     if not rows:
         return f"latency: {latency_setting(results)}"
     r = next(iter(rows.values()))
-    return (f"speed-up: {r.get('runtime')} on {r.get('cpu') or r.get('runtime_device') or 'this machine'}, "
+    what = "latency and speed-up" if latency_from_speed else "speed-up"
+    return (f"{what}: {r.get('runtime')} on {r.get('cpu') or r.get('runtime_device') or 'this machine'}, "
             f"{r.get('threads')} threads, imgsz {r.get('imgsz')}, batch {r.get('batch')}, timed interleaved with "
             f"the baseline in one process")
 

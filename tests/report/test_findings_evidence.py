@@ -148,3 +148,23 @@ def test_the_speed_up_column_reads_the_speed_stage_not_latency_taken_apart(tmp_p
     plain = model_tables(_results(tmp_path, maps, seeds=1))[0]
     assert plain.rows[1][col] == f"{40 / (40 * (1 - 0.3 / 2)):.2f}x"
     assert "latency:" in plain.caption
+
+
+def test_without_a_latency_metric_the_latency_column_shows_the_speed_stages_median(tmp_path: Path) -> None:
+    from prunebench.report.tables import model_tables
+
+    maps = {(None, 0.0): [0.9], ("l1", 0.3): [0.8]}
+    res = _results(tmp_path, maps, seeds=1, speed={("l1", 0.3): (1.12, 1.09, 1.15)})
+    for c in res.cells:
+        del c.metrics["latency_ms"]
+    rows = res.stages["speed-x"].diagnostics["speed"]
+    rows.insert(0, {"variant": "yolov5n/baseline/0.0/s0", "status": "ok", "speedup": 1.0, "speedup_lo": 1.0,
+                    "speedup_hi": 1.0})
+    for r, ms in zip(rows, (20.5, 18.3), strict=True):
+        r.update(runtime="onnxruntime", threads=2, imgsz=640, batch=1, cpu="AMD EPYC", median_ms=ms,
+                 median_lo_ms=ms - 0.5, median_hi_ms=ms + 0.7)
+    table = model_tables(res)[0]
+    col = next(i for i, h in enumerate(table.headers) if h.lower().startswith("latency"))
+    assert table.rows[0][col] == "20.5\n[20.0, 21.2]"
+    assert table.rows[1][col] == "18.3\n[17.8, 19.0]"
+    assert "latency and speed-up: onnxruntime on AMD EPYC" in table.caption
