@@ -361,6 +361,12 @@ class DatasetProvider(_Plugin, ABC):
         """
         return None
 
+    def splits(self) -> set[str] | None:
+        """The splits (``train``, ``val``, ``test``) :meth:`prepare` will provide, when known without generating
+        anything, else None; ``validate`` refuses an ``evaluate.split`` that is not among them. The default:
+        unknown."""
+        return None
+
 
 class Executor(_Plugin, ABC):
     """Runs the stages of a suite's plan (in this process, or on a cluster)."""

@@ -76,6 +76,12 @@ class YoloData(DatasetProvider):
             check_split(info, "val")
         return info.nc
 
+    def splits(self) -> set[str] | None:
+        """The splits the data.yaml names."""
+        from prunebench.data.yolo import load_data_yaml
+
+        return set(load_data_yaml(self._yaml()).sources)
+
     def fingerprint(self) -> str:
         """Changes when any image or label file of any split changes (path, size, mtime) or the classes do."""
         from prunebench.data.check import split_fingerprint
@@ -143,6 +149,10 @@ class TeaBudSynth(DatasetProvider):
                 raise UsageError(f"options.out {out!r} {what}: the synthetic images need a folder there.",
                                  hint="Give a folder (it is created if missing), or leave `out` out.")
         return 1
+
+    def splits(self) -> set[str] | None:
+        """train and val, and test when ``test`` images are asked for."""
+        return {"train", "val"} | ({"test"} if self.options.test else set())  # type: ignore[attr-defined]
 
     def fingerprint(self) -> str:
         return f"tea-bud-synth:{self._key()}"

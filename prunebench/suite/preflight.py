@@ -82,6 +82,10 @@ def preflight(spec: Spec, catalogue: Catalogue) -> None:
     try:
         provider = ds.instantiate(catalogue.datasets.get(ds.name))
         nc = provider.check()
+        splits = provider.splits()
+        if splits is not None and spec.evaluate.split not in splits:
+            problems.append(problem(("evaluate", "split"), f"{spec.evaluate.split!r}: the dataset has no such "
+                                                           f"split (it has {', '.join(sorted(splits))})"))
     except UsageError as exc:
         problems.append(problem(("dataset",), exc.message))
     for i, entry in enumerate(spec.models):

@@ -90,6 +90,12 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
     return ["validate", str(spec)], ["dataset", str(tmp / "afile"), "is a file"]
 
 
+@case("an evaluate split the dataset does not have")
+def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
+    spec = write_spec(evaluate={"batch_size": 4, "split": "test"})  # the tiny tea-bud set has no test images
+    return ["validate", str(spec)], ["evaluate.split", "'test'", "no such split", "train, val"]
+
+
 @case("a reporter file outside the run folder")
 def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]:
     spec = write_spec(reporters=[{"name": "json", "options": {"filename": "../../escape.json"}}])
