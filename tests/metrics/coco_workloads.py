@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 from typing import Any
 
 import numpy as np
+
+
+def pycocotools_oracle(gt: dict[str, Any], dets: list[dict[str, Any]]) -> Any:
+    """pycocotools' ``COCOeval`` (bbox) of ``dets`` against ``gt``, evaluated, accumulated and summarised
+    (its printout swallowed); the inputs are copied, since pycocotools edits them."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(dets)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev
 
 
 def make_workload(

@@ -3,9 +3,6 @@ a value is legal but odd, and lists every problem of a bad file at once."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -15,25 +12,15 @@ import pytest
 
 from prunebench.cli import main
 
-from .coco_workloads import make_workload
+from .coco_workloads import make_workload, pycocotools_oracle
 
 pytest.importorskip("pycocotools.cocoeval")
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 KEYS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 
 
 def _pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]]) -> np.ndarray:
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(gt)
-        coco_gt.createIndex()
-        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(dets)), "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return np.asarray(ev.stats)
+    return np.asarray(pycocotools_oracle(gt, dets).stats)
 
 
 def _evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str], gt: Any, dets: Any) -> tuple[int, str, str]:

@@ -11,7 +11,6 @@ threshold and makes the next free gt match whatever its IoU; a NaN area is in ev
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import math
@@ -26,26 +25,14 @@ from prunebench.metrics.coco import coco_evaluate
 from prunebench.metrics.cocofile import load_json
 
 from .coco_workloads import make_edge_workload, make_workload
+from .coco_workloads import pycocotools_oracle as _oracle
 
 pytest.importorskip("pycocotools.cocoeval")
-from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 KEYS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 SPECIAL = (math.nan, math.inf, -math.inf)
 FIELDS = ("x", "y", "w", "h", "score")
-
-
-def _oracle(gt: dict[str, Any], dets: list[dict[str, Any]]) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(gt)
-        coco_gt.createIndex()
-        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(dets)), "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev
 
 
 def _sprinkle(dets: list[dict[str, Any]], seed: int, fields: tuple[str, ...], frac: float) -> list[int]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 from typing import Any
 
 import numpy as np
@@ -13,23 +10,9 @@ import pytest
 from prunebench.metrics.coco import STAT_NAMES, coco_evaluate, coco_evaluate_images, to_coco
 
 from .coco_workloads import make_edge_workload, make_workload
+from .coco_workloads import pycocotools_oracle as oracle
 
 pycocotools = pytest.importorskip("pycocotools.cocoeval")
-from pycocotools.coco import COCO  # noqa: E402
-from pycocotools.cocoeval import COCOeval  # noqa: E402
-
-
-def oracle(gt: dict[str, Any], dets: list[dict[str, Any]]) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(gt)
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev
 
 
 def check(gt: dict[str, Any], dets: list[dict[str, Any]]) -> None:
