@@ -42,6 +42,10 @@ def handle(args: argparse.Namespace) -> int:
 
         raise UsageError(f"--out {str(args.out)!r} exists; export does not replace a file unless told to.",
                          hint="Give another path, or add --force to replace it.")
+    if args.imgsz is not None and not 32 <= args.imgsz <= 4096:
+        from prunebench.errors import UsageError
+
+        raise UsageError(f"--imgsz must be between 32 and 4096 (a multiple of the model's stride), got {args.imgsz}.")
     results = open_run(args.run_dir)
     if args.out is None:
         from prunebench.suite.runfolder import read_only_error, read_only_problem

@@ -297,7 +297,7 @@ def test_export_imgsz_that_is_not_positive(finished: Path, capsys: pytest.Captur
     assert main(argv) == 2
     text = _said(capsys)
     assert "Traceback" not in text
-    assert "positive multiple of 32" in text
+    assert "--imgsz must be between 32 and 4096" in text
     assert "-64" in text
 
 
