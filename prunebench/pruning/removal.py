@@ -226,6 +226,14 @@ def _search(level: float, quantity: str, base: float, tolerance: float,
         return 1.0 - (params if quantity == "params" else gflops) / base
 
     most = counts_for(1.0)
+    if reduction(most) < level - tolerance and quantity == "latency":
+        # a latency level is a measured figure, known only once the table is built: prune as far as the scope
+        # allows and say so (check_latency_target then measures what that achieved), rather than fail a run
+        # that validate could not have refused without timing the model
+        _warn(notes, f"target latency at level {level}: scope {scope!r} can remove at most {reduction(most):.1%} "
+                     f"of the predicted latency (every group down to its guard); pruned that far. Lower the level "
+                     f"or widen the scope ('backbone+neck' or 'all') to reach it.")
+        return dict(most)
     if reduction(most) < level - tolerance:
         raise UsageError(
             f"target {quantity!r} at level {level}: scope {scope!r} can remove at most "

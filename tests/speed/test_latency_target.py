@@ -84,3 +84,23 @@ def test_target_latency_reaches_its_level(tiny, tmp_path: Path) -> None:
 def test_latency_runtime_is_checked() -> None:
     with pytest.raises(ValueError, match="latency_runtime must be one of"):
         PrunerOptions(target="latency", latency_runtime="tensorrt")
+
+
+def test_an_unreachable_latency_target_prunes_as_far_as_the_scope_allows_and_warns(tiny, tmp_path: Path) -> None:
+    from prunebench.pruning.removal import PruningWarning
+
+    model, ctx = tiny
+    ctx = PruneContext(**{**ctx.__dict__, "cache_dir": tmp_path})
+    opts = {"scope": "backbone", "latency_threads": 1, "latency_imgsz": IMGSZ, "max_level_per_layer": 0.5}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = get_catalogue().pruners.get("l1")({**opts, "target": "latency"}).prune(model, 0.95, ctx)
+    said = [str(w.message) for w in caught if issubclass(w.category, PruningWarning)]
+    assert any("target latency at level 0.95: scope 'backbone' can remove at most" in m for m in said), said
+    assert any(n.startswith("target latency at level 0.95") for n in res.record.notes)
+    # pruned as far as the guard allows: every backbone group at half its channels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        furthest = get_catalogue().pruners.get("l1")(opts).prune(model, 0.5, ctx)
+    assert res.record.extra["group_keep"] == furthest.record.extra["group_keep"]
+    assert "latency" in res.record.extra  # and the achieved reduction was measured
