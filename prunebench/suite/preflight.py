@@ -140,8 +140,9 @@ def _reach_problems(spec: Spec, catalogue: Catalogue, i: int, family: Any, model
     """Levels of a matched-cost pruner (``target: params`` or ``flops``) that model ``i`` cannot reach.
 
     The most a scope can remove depends only on the architecture and the pruner's scope, guards and rounding,
-    so it is found by pruning a copy of the model once at the highest level (with the l1 criterion: every
-    criterion has the same reach; ``round_to: auto`` counted as no rounding, the most it could reach).
+    so it is found by pruning a copy of the model once at the highest level (ranking channels by their index:
+    how channels are ranked does not change how many can go; ``round_to: auto`` counted as no rounding, the
+    most it could reach).
     """
     import copy
 
@@ -164,7 +165,7 @@ def _reach_problems(spec: Spec, catalogue: Catalogue, i: int, family: Any, model
         try:
             base = copy.deepcopy(model) if model is not None else family.build(nc=nc or 80)
             ctx = PruneContext(family=family, example_inputs=family.example_inputs(64), imgsz=64)
-            prune_model(base, level, ctx, shared, criterion="l1", name=entry.name, inplace=True)
+            prune_model(base, level, ctx, shared, criterion=_by_index, name=entry.name, inplace=True)
         except UsageError as exc:
             if "can remove at most" in exc.message:
                 found.append(problem(("pruners", j, "levels", entry.levels.index(level)),
@@ -172,6 +173,13 @@ def _reach_problems(spec: Spec, catalogue: Catalogue, i: int, family: Any, model
         except Exception:  # anything else is the prune stage's to report, with its context
             continue
     return found
+
+
+def _by_index(group: Any, generator: Any = None) -> Any:
+    """Distinct scores in channel order: a ranking for counting what a scope can remove, nothing more."""
+    import torch
+
+    return torch.arange(group.channels, 0, -1, dtype=torch.float32)
 
 
 def _executor_problems(spec: Spec, catalogue: Catalogue, problem: Any) -> list[Any]:
