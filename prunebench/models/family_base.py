@@ -65,8 +65,31 @@ class YoloFamilyBase(ModelFamily):
         if not isinstance(nc, int) or nc < 1:
             raise UsageError(f"nc must be a positive number of classes, got {nc!r}.")
         if weights is not None:
-            return self._load(weights, nc=nc if self.options.transfer else None)
+            model = self._load(weights, nc=nc if self.options.transfer else None)
+            self._check_scale(model, weights)
+            return model
         return self._build_new(nc)
+
+    def _check_scale(self, model: nn.Module, weights: str | Path) -> None:
+        """Explicit ``depth_multiple``/``width_multiple`` beside ``weights`` must describe the checkpoint's own
+        architecture: a checkpoint defines its layers, so options it contradicts would be ignored silently."""
+        given = {k: getattr(self.options, k) for k in ("depth_multiple", "width_multiple")
+                 if getattr(self.options, k, None) is not None}
+        if not given:
+            return
+        head = self._head_of(model)
+        reference = self._build_new(int(head.nc)).state_dict()
+        loaded = model.state_dict()
+        for key, tensor in reference.items():
+            other = loaded.get(key)
+            if other is None or tuple(other.shape) != tuple(tensor.shape):
+                found = "missing" if other is None else "x".join(map(str, other.shape))
+                shown = ", ".join(f"{k}: {v:g}" for k, v in given.items())
+                raise UsageError(
+                    f"weights {str(weights)!r} are not the architecture that {shown} builds: {key} is {found} "
+                    f"in the checkpoint, {'x'.join(map(str, tensor.shape))} from the options.",
+                    hint="A checkpoint defines its own layers: leave depth_multiple/width_multiple out when giving "
+                         "weights, or give weights of that architecture.")
 
     def example_inputs(self, imgsz: int = 640, batch: int = 1) -> torch.Tensor:
         if imgsz < self.stride or imgsz % self.stride:
