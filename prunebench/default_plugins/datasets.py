@@ -72,8 +72,8 @@ class YoloData(DatasetProvider):
 
         info = load_data_yaml(self._yaml())
         if self.options.check:  # type: ignore[attr-defined]
-            check_split(info, "train")
-            check_split(info, "val")
+            for split in ("train", "val"):
+                _say_skipped(info, split, check_split(info, split))
         return info.nc
 
     def splits(self) -> set[str] | None:
@@ -156,6 +156,25 @@ class TeaBudSynth(DatasetProvider):
 
     def fingerprint(self) -> str:
         return f"tea-bud-synth:{self._key()}"
+
+
+class DataWarning(UserWarning):
+    """Images of a split that training and evaluation will skip (missing, corrupt or unsupported files)."""
+
+
+def _say_skipped(info: Any, split: str, index: Any) -> None:
+    """Warn, once per check, when images of ``split`` will be skipped: a run never drops data without a word."""
+    import warnings
+    from collections import Counter
+
+    if not index.skipped:
+        return
+    total = len(index.files) + len(index.skipped)
+    kinds = Counter(str(reason).split(":")[0] for _, reason in index.skipped)
+    first_path, first_reason = index.skipped[0]
+    warnings.warn(f"{info.yaml_path}: {split}: {len(index.skipped)} of {total} images will be skipped "
+                  f"({', '.join(f'{n} {k}' for k, n in kinds.most_common())}; e.g. {first_path}: {first_reason}); "
+                  f"`prunebench data check {info.yaml_path}` lists them all.", DataWarning, stacklevel=2)
 
 
 @hookimpl
