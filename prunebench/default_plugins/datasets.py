@@ -172,7 +172,9 @@ def _say_skipped(info: Any, split: str, index: Any) -> None:
     total = len(index.files) + len(index.skipped)
     kinds = Counter(str(reason).split(":")[0] for _, reason in index.skipped)
     first_path, first_reason = index.skipped[0]
-    warnings.warn(f"{info.yaml_path}: {split}: {len(index.skipped)} of {total} images will be skipped "
+    listed = ", ".join(str(x) for x in (getattr(info, "sources", {}) or {}).get(split, []))
+    where = f" ({listed})" if listed else ""
+    warnings.warn(f"{info.yaml_path}: {split}{where}: {len(index.skipped)} of {total} images will be skipped "
                   f"({', '.join(f'{n} {k}' for k, n in kinds.most_common())}; e.g. {first_path}: {first_reason}); "
                   f"`prunebench data check {info.yaml_path}` lists them all.", DataWarning, stacklevel=2)
 

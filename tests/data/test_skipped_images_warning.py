@@ -21,7 +21,7 @@ def test_missing_and_corrupt_images_are_counted_in_a_warning(make_dataset: Calla
         assert YoloData({"path": str(data)}).check() == 1
     said = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, DataWarning)]
     assert len(said) == 1, said
-    assert "train: 2 of 4 images will be skipped" in said[0]
+    assert "train (train.txt): 2 of 4 images will be skipped" in said[0]
     assert "prunebench data check" in said[0]
     with warnings.catch_warnings(record=True) as clean:
         warnings.simplefilter("always")
