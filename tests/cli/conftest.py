@@ -35,3 +35,22 @@ def write_spec(tmp_path: Path, cli_data_dir: Path) -> Callable[..., Path]:
 def spec_factory() -> Callable[..., dict[str, Any]]:
     """``spec_factory(out, data_dir, **overrides)``: the tiny valid spec as a mapping."""
     return tiny_spec
+
+
+@pytest.fixture
+def assert_refused(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str], list[str]], str]:
+    """``assert_refused(argv, needles)``: the command exits 2 without a traceback, and its output (whitespace
+    normalised: rich wraps lines) holds every needle; returns that text."""
+    from prunebench.cli import main
+
+    def check(argv: list[str], needles: list[str]) -> str:
+        code = main(argv)
+        out = capsys.readouterr()
+        text = " ".join((out.out + out.err).split())
+        assert code == 2, text
+        assert "Traceback" not in text
+        for needle in needles:
+            assert needle in text, f"{needle!r} not in {text!r}"
+        return text
+
+    return check
