@@ -37,6 +37,19 @@ def spec_factory() -> Callable[..., dict[str, Any]]:
     return tiny_spec
 
 
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, spec_factory: Callable[..., dict[str, Any]]) -> Path:
+    """A folder with ``spec.yaml`` (the tiny spec) and its finished run folder ``run/``, run once per session;
+    tests read it or copy it, never change it."""
+    import prunebench as pb
+
+    root = tmp_path_factory.mktemp("cli-finished")
+    spec = root / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_factory(root / "run", root / "data")), encoding="utf-8")
+    pb.run(spec, progress=False)
+    return root
+
+
 @pytest.fixture
 def assert_refused(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str], list[str]], str]:
     """``assert_refused(argv, needles)``: the command exits 2 without a traceback, and its output (whitespace

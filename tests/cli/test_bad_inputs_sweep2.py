@@ -262,29 +262,16 @@ def _(tmp: Path, write_spec: Callable[..., Path]) -> tuple[list[str], list[str]]
 # ---- a finished run folder ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory, spec_factory: Any) -> Path:
-    import yaml
-
-    import prunebench as pb
-
-    root = tmp_path_factory.mktemp("sweep2-run")
-    spec = root / "spec.yaml"
-    spec.write_text(yaml.safe_dump(spec_factory(root / "run", root / "data")), encoding="utf-8")
-    pb.run(spec, progress=False)
-    return root
-
-
 def _said(capsys: pytest.CaptureFixture[str]) -> str:
     out = capsys.readouterr()
     return " ".join((out.out + out.err).split())
 
 
-def test_export_never_replaces_an_existing_file_without_force(finished: Path, tmp_path: Path,
+def test_export_never_replaces_an_existing_file_without_force(finished_run: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     mine = tmp_path / "notes.pt"
     mine.write_text("my own notes")
-    argv = ["export", str(finished / "run"), "--cell", "yolov5n/baseline/s0", "--format", "pt", "--out", str(mine)]
+    argv = ["export", str(finished_run / "run"), "--cell", "yolov5n/baseline/s0", "--format", "pt", "--out", str(mine)]
     assert main(argv) == 2
     assert "exists; export does not replace a file unless told to" in _said(capsys)
     assert mine.read_text() == "my own notes"
@@ -292,8 +279,8 @@ def test_export_never_replaces_an_existing_file_without_force(finished: Path, tm
     assert mine.read_bytes() != b"my own notes"
 
 
-def test_export_imgsz_that_is_not_positive(finished: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["export", str(finished / "run"), "--cell", "yolov5n/baseline/s0", "--imgsz", "-64", "--no-verify"]
+def test_export_imgsz_that_is_not_positive(finished_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["export", str(finished_run / "run"), "--cell", "yolov5n/baseline/s0", "--imgsz", "-64", "--no-verify"]
     assert main(argv) == 2
     text = _said(capsys)
     assert "Traceback" not in text
@@ -301,22 +288,22 @@ def test_export_imgsz_that_is_not_positive(finished: Path, capsys: pytest.Captur
     assert "-64" in text
 
 
-def test_rebuild_store_refuses_a_store_of_a_newer_prunebench(finished: Path, tmp_path: Path,
+def test_rebuild_store_refuses_a_store_of_a_newer_prunebench(finished_run: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
     import sqlite3
 
     run = tmp_path / "run"
-    shutil.copytree(finished / "run", run)
+    shutil.copytree(finished_run / "run", run)
     with sqlite3.connect(run / "results.sqlite") as conn:
         conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     before = sorted(p.name for p in run.iterdir())
-    assert main(["run", str(finished / "spec.yaml"), "--out", str(run), "--rebuild-store", "--no-progress"]) == 2
+    assert main(["run", str(finished_run / "spec.yaml"), "--out", str(run), "--rebuild-store", "--no-progress"]) == 2
     assert "newer prunebench (store schema 99" in _said(capsys)
     assert sorted(p.name for p in run.iterdir()) == before  # nothing renamed as "damaged"
 
 
-def test_a_full_disk_is_named_without_a_traceback(finished: Path, tmp_path: Path,
+def test_a_full_disk_is_named_without_a_traceback(finished_run: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """A run folder on a tiny tmpfs: the store's commit fails with SQLite's "database or disk is full"."""
     full = tmp_path / "full"
@@ -325,7 +312,7 @@ def test_a_full_disk_is_named_without_a_traceback(finished: Path, tmp_path: Path
                                            check=False, capture_output=True).returncode != 0:
         pytest.skip("needs root to mount a tiny tmpfs")
     try:
-        code = main(["run", str(finished / "spec.yaml"), "--out", str(full / "run"), "--no-progress"])
+        code = main(["run", str(finished_run / "spec.yaml"), "--out", str(full / "run"), "--no-progress"])
         text = _said(capsys)
     finally:
         subprocess.run(["umount", "-l", str(full)], check=False)  # lazily: the failed run may hold a file

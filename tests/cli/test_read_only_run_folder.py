@@ -7,25 +7,12 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import prunebench as pb
 from prunebench.cli import main
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory, spec_factory: Any) -> Path:
-    import yaml
-
-    root = tmp_path_factory.mktemp("ro-source")
-    spec = root / "spec.yaml"
-    spec.write_text(yaml.safe_dump(spec_factory(root / "run", root / "data")), encoding="utf-8")
-    pb.run(spec, progress=False)
-    return root
 
 
 def _make_read_only(src: Path, view: Path) -> Iterator[Path]:
