@@ -154,8 +154,9 @@ def model_tables(results: Results, rows: Sequence[Row] | None = None) -> list[Ta
         interval_note = ("second line: 95 % interval (" + " or ".join(
             {"seeds": "Student t over seeds", "bootstrap": "image bootstrap, one seed",
              "timing": "interleaved timing"}[s] for s in sorted(sources)) + ")") if sources else "no intervals"
+        latency_from_speed = bool(speed) and all(_unmeasured(r, "latency_ms") for r in mrows)
         data.caption = (f"{stat_note}; {interval_note}; retention against the same seed's baseline; "
-                        f"{_speed_setting(results, bool(speed) and all(_unmeasured(r, 'latency_ms') for r in mrows))}; "
+                        f"{_speed_setting(results, speed, latency_from_speed)}; "
                         f"{MISSING} = not measured or failed")
         tables.append(data)
     return tables
@@ -181,9 +182,9 @@ def _speed_latency(speed: dict[str, dict[str, Any]], row: Row) -> str:
     return format_stat(Stat.of(float(r["median_ms"]) for r in found), ".1f")
 
 
-def _speed_setting(results: Results, latency_from_speed: bool = False) -> str:
-    """Where the speed-up column was measured: the speed stage's first runtime, else the latency metric."""
-    rows = speedup_rows(results)
+def _speed_setting(results: Results, rows: dict[str, dict[str, Any]], latency_from_speed: bool = False) -> str:
+    """Where the speed-up column was measured: the speed stage's first runtime (``rows``: its rows by cell),
+    else the latency metric."""
     if not rows:
         return f"latency: {latency_setting(results)}"
     r = next(iter(rows.values()))

@@ -64,9 +64,8 @@ def choose_round_to(options: PrunerOptions, context: PruneContext, example: Any,
     from prunebench.pruning.options import AUTO_MIN_BLOCKS, cpu_block
 
     prior = cpu_block()
-    plans = {m: dict(plan(m if m > 1 else None, AUTO_MIN_BLOCKS * m if m > 1 else 0)) for m in CANDIDATES}
-    if prior not in plans:
-        plans[prior] = dict(plan(prior, AUTO_MIN_BLOCKS * prior))
+    plans = {m: dict(plan(m if m > 1 else None, AUTO_MIN_BLOCKS * m if m > 1 else 0))
+             for m in sorted({*CANDIDATES, prior})}
     gflops = {m: float(gflops_of(c)) for m, c in plans.items()}
     same_as: dict[int, int] = {}  # a candidate whose plan equals a smaller one's needs no timing of its own
     for m in sorted(plans):
@@ -78,7 +77,7 @@ def choose_round_to(options: PrunerOptions, context: PruneContext, example: Any,
         if cache is not None else None
     measured = _read(path)
     if measured is None:
-        distinct = sorted({same_as[m] for m in plans} | {prior})
+        distinct = sorted({same_as[m] for m in plans})  # the prior's plan is among them
         measured = _time_plans({m: build(plans[m]) for m in distinct}, str(same_as[prior]), options,
                                int(example.shape[1]))
         if path is not None:
